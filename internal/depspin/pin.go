@@ -1,0 +1,36 @@
+// Package depspin keeps planned dependencies in go.mod while the packages
+// that use them are written. It is removed once each is imported for real.
+package depspin
+
+import (
+	_ "github.com/casbin/casbin/v2"
+	_ "github.com/dgraph-io/ristretto/v2"
+	_ "github.com/golang/snappy"
+	_ "github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/open-telemetry/opamp-go/client"
+	_ "github.com/open-telemetry/opamp-go/server"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/prometheus/prometheus/prompb"
+	_ "github.com/prometheus/prometheus/promql"
+	_ "github.com/prometheus/prometheus/promql/parser"
+	_ "github.com/prometheus/prometheus/tsdb"
+	_ "github.com/redis/go-redis/v9"
+	_ "github.com/spf13/cobra"
+	_ "github.com/stretchr/testify/require"
+	_ "github.com/tsenart/vegeta/v12/lib"
+	_ "go.opentelemetry.io/collector/confmap/confmaptest"
+	_ "go.opentelemetry.io/collector/confmap/provider/envprovider"
+	_ "go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	_ "go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	_ "go.opentelemetry.io/collector/consumer/consumertest"
+	_ "go.opentelemetry.io/collector/otelcol/otelcoltest"
+	_ "go.opentelemetry.io/collector/processor/processorhelper"
+	_ "go.opentelemetry.io/collector/processor/processortest"
+	_ "go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	_ "go.opentelemetry.io/otel/sdk/trace"
+	_ "go.uber.org/goleak"
+	_ "gonum.org/v1/gonum/stat/distuv"
+	_ "gopkg.in/yaml.v3"
+	_ "modernc.org/sqlite"
+)
