@@ -61,9 +61,10 @@ func NewCommand(version string) *cobra.Command {
 // start); Shutdown stops it and is safe to call more than once and without
 // Start. A Service is not restartable: build a new one for a new config.
 type Service struct {
-	config  []byte
-	version string
-	logger  *zap.Logger
+	config    []byte
+	version   string
+	logger    *zap.Logger
+	factories func() (otelcol.Factories, error)
 
 	mu      sync.Mutex
 	col     *otelcol.Collector
@@ -78,12 +79,18 @@ type ServiceOption func(*Service)
 // WithLogger sends the collector's logs to l (default: no logs).
 func WithLogger(l *zap.Logger) ServiceOption { return func(s *Service) { s.logger = l } }
 
+// WithFactories replaces the distribution's factories, e.g. to add a
+// component of the caller's own build.
+func WithFactories(f func() (otelcol.Factories, error)) ServiceOption {
+	return func(s *Service) { s.factories = f }
+}
+
 // WithVersion sets the version reported by the collector's build info.
 func WithVersion(v string) ServiceOption { return func(s *Service) { s.version = v } }
 
 // NewService returns a Service for the given collector YAML.
 func NewService(config []byte, opts ...ServiceOption) *Service {
-	s := &Service{config: config, version: "dev", logger: zap.NewNop()}
+	s := &Service{config: config, version: "dev", logger: zap.NewNop(), factories: Components}
 	for _, o := range opts {
 		o(s)
 	}
@@ -115,6 +122,7 @@ func (s *Service) Start(ctx context.Context, startTimeout time.Duration) error {
 		return errors.New("collector service already started")
 	}
 	set := Settings(s.version, "yaml:"+string(s.config))
+	set.Factories = s.factories
 	set.DisableGracefulShutdown = true
 	set.SkipSettingGRPCLogger = true
 	logger := s.logger
