@@ -7,7 +7,7 @@ LDFLAGS  := -X github.com/phoenix/platform/internal/version.Version=$(VERSION)
 BIN      := bin/phoenix
 PKGS     := ./...
 TEST_TIMEOUT ?= 30m
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build run test test-short bench lint fuzz clean
 

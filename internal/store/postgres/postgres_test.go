@@ -2,94 +2,21 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix/platform/internal/store"
+	"github.com/phoenix/platform/internal/store/postgres/pgtest"
 	"github.com/phoenix/platform/internal/store/storetest"
 )
 
-// defaultTestDSN is where the development machines and CI run PostgreSQL.
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-var reach struct {
-	once sync.Once
-	err  error
-}
-
-// testDSN returns the DSN of the test server. When the server cannot be
-// reached the test fails under CI (CI=true), which must provide it, and is
-// skipped elsewhere with directions to start it.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("PHOENIX_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = defaultTestDSN
-	}
-	reach.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			reach.err = err
-			return
-		}
-		reach.err = conn.Ping(ctx)
-		_ = conn.Close(ctx)
-	})
-	if reach.err != nil {
-		where := redact(dsn)
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL service unreachable at %s (PHOENIX_TEST_POSTGRES_DSN): %v; CI must start the postgresql service before the tests", where, reach.err)
-		}
-		t.Skipf("PostgreSQL is missing at %s (%v); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start, or point PHOENIX_TEST_POSTGRES_DSN at a server", where, reach.err)
-	}
-	return dsn
-}
-
-// redact describes a DSN without its password.
-func redact(dsn string) string {
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return "an unparsable PHOENIX_TEST_POSTGRES_DSN"
-	}
-	return fmt.Sprintf("%s:%d (database %s, user %s)", cfg.Host, cfg.Port, cfg.Database, cfg.User)
-}
-
-// randomSchema returns a fresh schema name and drops the schema when the
-// test ends.
-func randomSchema(t testing.TB, prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := prefix + hex.EncodeToString(b[:])
-	t.Cleanup(func() { admin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
-	return schema
-}
-
-// admin runs one statement on its own connection.
-func admin(t testing.TB, sql string, args ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testDSN(t))
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql, args...)
-	require.NoError(t, err)
-}
-
 // testOptions are small-pool options for a store in schema.
 func testOptions(t testing.TB, schema string) Options {
-	o := DefaultOptions(testDSN(t))
+	o := DefaultOptions(pgtest.DSN(t))
 	o.Schema = schema
 	o.MaxConns = 8
 	o.MinConns = 0
@@ -111,13 +38,13 @@ func openSchema(t testing.TB, schema string) (*Store, error) {
 // ends, so concurrent test runs never share tables.
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := openSchema(t, randomSchema(t, "phoenix_test_"))
+	s, err := openSchema(t, pgtest.Schema(t, "phoenix_test_"))
 	require.NoError(t, err)
 	return s
 }
 
 func TestConformance(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) },
 		storetest.WithReopen(func(t *testing.T, s store.Store) (store.Store, error) {
 			next, err := openSchema(t, s.(*Store).Schema())
@@ -128,7 +55,7 @@ func TestConformance(t *testing.T) {
 		}),
 		storetest.WithSchemaVersion(func(t *testing.T, s store.Store, version int) {
 			schema := pgx.Identifier{s.(*Store).Schema()}.Sanitize()
-			admin(t, "INSERT INTO "+schema+".schema_migrations (version, name, applied_at) VALUES ($1, 'future', now())", version)
+			pgtest.Exec(t, "INSERT INTO "+schema+".schema_migrations (version, name, applied_at) VALUES ($1, 'future', now())", version)
 		}),
 	)
 }
@@ -148,7 +75,7 @@ func TestLeaderLostConnection(t *testing.T) {
 	key := lockKey(s.Schema(), "leader", "controller")
 	var pids []int32
 	func() {
-		conn, err := pgx.Connect(ctx, testDSN(t))
+		conn, err := pgx.Connect(ctx, pgtest.DSN(t))
 		require.NoError(t, err)
 		defer conn.Close(ctx)
 		rows, err := conn.Query(ctx, `
@@ -184,7 +111,7 @@ func TestLeaderLostConnection(t *testing.T) {
 // as replicas starting together do: each must succeed and the migrations run
 // once.
 func TestMigrationConcurrent(t *testing.T) {
-	schema := randomSchema(t, "phoenix_test_")
+	schema := pgtest.Schema(t, "phoenix_test_")
 
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -226,15 +153,15 @@ func TestOptionsValidate(t *testing.T) {
 	for name, o := range map[string]Options{
 		"no dsn":     {},
 		"bad dsn":    {DSN: "postgres://%zz"},
-		"bad schema": {DSN: defaultTestDSN, Schema: "x; DROP TABLE y"},
-		"upper":      {DSN: defaultTestDSN, Schema: "Phoenix"},
-		"negative":   {DSN: defaultTestDSN, MaxConns: -1},
-		"min > max":  {DSN: defaultTestDSN, MaxConns: 2, MinConns: 3},
-		"duration":   {DSN: defaultTestDSN, MaxConnIdleTime: -time.Second},
+		"bad schema": {DSN: pgtest.DefaultDSN, Schema: "x; DROP TABLE y"},
+		"upper":      {DSN: pgtest.DefaultDSN, Schema: "Phoenix"},
+		"negative":   {DSN: pgtest.DefaultDSN, MaxConns: -1},
+		"min > max":  {DSN: pgtest.DefaultDSN, MaxConns: 2, MinConns: 3},
+		"duration":   {DSN: pgtest.DefaultDSN, MaxConnIdleTime: -time.Second},
 	} {
 		require.Error(t, o.Validate(), name)
 	}
-	o := DefaultOptions(defaultTestDSN)
+	o := DefaultOptions(pgtest.DefaultDSN)
 	require.NoError(t, o.Validate())
 	require.Equal(t, int32(25), o.MaxConns)
 	require.Equal(t, int32(5), o.MinConns)
@@ -243,8 +170,8 @@ func TestOptionsValidate(t *testing.T) {
 }
 
 func TestPoolConfig(t *testing.T) {
-	o := DefaultOptions(testDSN(t))
-	o.Schema = randomSchema(t, "phoenix_test_")
+	o := DefaultOptions(pgtest.DSN(t))
+	o.Schema = pgtest.Schema(t, "phoenix_test_")
 	s, err := Open(context.Background(), o)
 	require.NoError(t, err)
 	defer s.Close()
