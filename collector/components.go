@@ -25,6 +25,12 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+
+	"github.com/phoenix/platform/collector/processor/adaptiveprocessor"
+	"github.com/phoenix/platform/collector/processor/meterprocessor"
+	"github.com/phoenix/platform/collector/processor/priorityprocessor"
+	"github.com/phoenix/platform/collector/processor/rollupprocessor"
+	"github.com/phoenix/platform/collector/processor/topkprocessor"
 )
 
 // Components returns the factories of every component in the distribution.
@@ -47,6 +53,11 @@ func Components() (otelcol.Factories, error) {
 		cumulativetodeltaprocessor.NewFactory(),
 		resourceprocessor.NewFactory(),
 		attributesprocessor.NewFactory(),
+		priorityprocessor.NewFactory(),
+		topkprocessor.NewFactory(),
+		rollupprocessor.NewFactory(),
+		adaptiveprocessor.NewFactory(),
+		meterprocessor.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err

@@ -21,6 +21,7 @@ func NewRoot() *cobra.Command {
 	}
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(collector.NewCommand(version.Version))
+	root.AddCommand(newServerCommand())
 	return root
 }
 

@@ -224,12 +224,12 @@ func (s *Service) Stop(ctx context.Context, tenantID, id, actor, reason string) 
 // Promote makes the candidate of a completed experiment the target group's
 // deployment. A verdict other than promote needs force.
 func (s *Service) Promote(ctx context.Context, tenantID, id, actor string, force bool) (*Experiment, error) {
-	if s.deployer == nil {
-		return nil, apierror.New(apierror.CodeUnavailable, "promotion needs the fleet, which is not running")
-	}
 	exp, err := s.Get(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
+	}
+	if s.deployer == nil {
+		return nil, apierror.New(apierror.CodeUnavailable, "promotion needs the fleet, which is not running")
 	}
 	if exp.State == StateCompleted && exp.Verdict() != VerdictPromote && !force {
 		return nil, apierror.New(apierror.CodeConflict, "experiment %s has verdict %q; promote with force to override it", id, exp.Verdict()).
@@ -248,12 +248,12 @@ func (s *Service) Promote(ctx context.Context, tenantID, id, actor string, force
 // Rollback undoes a promotion: the target group returns to its previous
 // deployment and the experiment to completed.
 func (s *Service) Rollback(ctx context.Context, tenantID, id, actor string) (*Experiment, error) {
-	if s.deployer == nil {
-		return nil, apierror.New(apierror.CodeUnavailable, "rollback needs the fleet, which is not running")
-	}
 	exp, err := s.Get(ctx, tenantID, id)
 	if err != nil {
 		return nil, err
+	}
+	if s.deployer == nil {
+		return nil, apierror.New(apierror.CodeUnavailable, "rollback needs the fleet, which is not running")
 	}
 	out, err := s.Transition(ctx, exp, StateCompleted, actor, "promotion rolled back")
 	if err != nil {

@@ -1,0 +1,134 @@
+package adaptiveprocessor
+
+import (
+	"context"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/phoenix/platform/collector/internal/proctest"
+)
+
+// benchCopies is how many input copies are prepared at a time with the
+// timer stopped, since the processors mutate their input.
+const benchCopies = 32
+
+// runBench pushes copies of input through p b.N times and reports ns/dp and
+// dp/s; it returns the ns/dp figure.
+func runBench(b *testing.B, p processor.Metrics, input pmetric.Metrics) float64 {
+	ctx := context.Background()
+	dps := input.DataPointCount()
+	copies := make([]pmetric.Metrics, benchCopies)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%benchCopies == 0 {
+			b.StopTimer()
+			for j := range copies {
+				copies[j] = pmetric.NewMetrics()
+				input.CopyTo(copies[j])
+			}
+			b.StartTimer()
+		}
+		if err := p.ConsumeMetrics(ctx, copies[i%benchCopies]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	nsPerDP := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(dps)
+	b.ReportMetric(nsPerDP, "ns/dp")
+	b.ReportMetric(1e9/nsPerDP, "dp/s")
+	return nsPerDP
+}
+
+// lastBatch is a consumer that keeps only the last batch it received, so
+// that a benchmark does not accumulate its outputs.
+type lastBatch struct{ md pmetric.Metrics }
+
+func (l *lastBatch) consumer(b *testing.B) consumer.Metrics {
+	c, err := consumer.NewMetrics(func(_ context.Context, md pmetric.Metrics) error {
+		l.md = md
+		return nil
+	})
+	require.NoError(b, err)
+	return c
+}
+
+func startBench(b *testing.B, p processor.Metrics, err error) processor.Metrics {
+	require.NoError(b, err)
+	require.NoError(b, p.Start(context.Background(), componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, p.Shutdown(context.Background())) })
+	return p
+}
+
+// newAdaptiveBench builds the processor with cfg, publishing in a private
+// registry, and warms it up with one batch so the host is in its mode.
+func newAdaptiveBench(b *testing.B, cfg *Config, input pmetric.Metrics, next consumer.Metrics) processor.Metrics {
+	p, err := NewFactoryWithRegisterer(newRegistry()).CreateMetrics(context.Background(),
+		processortest.NewNopSettings(Type), cfg, next)
+	p = startBench(b, p, err)
+	warm := pmetric.NewMetrics()
+	input.CopyTo(warm)
+	require.NoError(b, p.ConsumeMetrics(context.Background(), warm))
+	return p
+}
+
+// BenchmarkProcess compares phoenix_adaptive in its relaxed and tight modes
+// with the stock filter processor dropping low-priority processes in OTTL,
+// on one 1,000-process hostmetrics batch (7,000 data points).
+func BenchmarkProcess(b *testing.B) {
+	input := prioritize(proctest.Metrics(proctest.Processes("host-a", 1000), t0))
+	var ottl, relaxed, tight float64
+
+	b.Run("filter_ottl_drop_low", func(b *testing.B) {
+		f := filterprocessor.NewFactory()
+		cfg := f.CreateDefaultConfig()
+		require.NoError(b, confmap.NewFromStringMap(map[string]any{
+			"error_mode":        "ignore",
+			"metric_conditions": []any{`resource.attributes["phoenix.priority"] == "low"`},
+		}).Unmarshal(cfg))
+		var last lastBatch
+		p, err := f.CreateMetrics(context.Background(), processortest.NewNopSettings(f.Type()), cfg, last.consumer(b))
+		p = startBench(b, p, err)
+		check := pmetric.NewMetrics()
+		input.CopyTo(check)
+		require.NoError(b, p.ConsumeMetrics(context.Background(), check))
+		require.Equal(b, 5+99, last.md.ResourceMetrics().Len(), "criticals and mediums survive")
+		ottl = runBench(b, p, input)
+	})
+
+	b.Run("adaptive_relaxed", func(b *testing.B) {
+		cfg := createDefaultConfig()
+		cfg.Modes[1].Enter.ProcessCount = 5000 // keep 1,000 processes relaxed
+		cfg.Modes[1].Exit.ProcessCount = 4000
+		var last lastBatch
+		p := newAdaptiveBench(b, cfg, input, last.consumer(b))
+		require.Equal(b, 1000, last.md.ResourceMetrics().Len())
+		relaxed = runBench(b, p, input)
+		if ottl > 0 {
+			b.ReportMetric(ottl/relaxed, "x_faster_than_ottl")
+		}
+	})
+
+	b.Run("adaptive_tight", func(b *testing.B) {
+		var last lastBatch
+		p := newAdaptiveBench(b, createDefaultConfig(), input, last.consumer(b))
+		require.Equal(b, tightKept, last.md.ResourceMetrics().Len())
+		tight = runBench(b, p, input)
+		if ottl > 0 {
+			b.ReportMetric(ottl/tight, "x_faster_than_ottl")
+		}
+	})
+
+	if ottl > 0 && relaxed > 0 && tight > 0 {
+		b.Logf("ns/dp: filter OTTL %.1f, adaptive relaxed %.1f (%.1fx), adaptive tight %.1f (%.1fx)",
+			ottl, relaxed, ottl/relaxed, tight, ottl/tight)
+	}
+}

@@ -1,0 +1,586 @@
+package topkprocessor
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/phoenix/platform/collector/internal/proc"
+)
+
+// maxStates bounds the per-process state. Past it, expired processes are
+// swept at once, and if that is not enough all state is forgotten (the
+// processes then enter again as first sightings).
+const maxStates = 1 << 20
+
+// series is what the processor remembers about one process instance.
+type series struct {
+	// name is the executable name; with the host, pid and start time it
+	// makes the process's identity (proc.Key).
+	name string
+	// cpuSeconds and cpuTS are the previous cumulative CPU reading.
+	cpuSeconds float64
+	cpuTS      pcommon.Timestamp
+	// score is the last CPU score, reused when a batch repeats a reading.
+	score float64
+	// seen is when the process was last observed (processing clock, Unix ns).
+	seen int64
+	// member tells whether the process was kept by rank in the last batch
+	// it was ranked in; members leave only below rank k+exit_margin.
+	member bool
+}
+
+// candidate is one process resource of the batch being ranked.
+type candidate struct {
+	score  float64
+	pid    int64
+	start  pcommon.Timestamp
+	name   string
+	st     *series
+	res    int32 // index of the resource in the batch
+	host   int32 // index of the host in the batch
+	always bool  // priority at or above always_keep
+}
+
+// before reports whether a ranks above b: higher score first, then lower
+// pid, earlier start, name and batch position, so ranks are deterministic.
+func before(a, b *candidate) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	if a.pid != b.pid {
+		return a.pid < b.pid
+	}
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	if a.name != b.name {
+		return a.name < b.name
+	}
+	return a.res < b.res
+}
+
+func compare(a, b candidate) int {
+	switch {
+	case before(&a, &b):
+		return -1
+	case before(&b, &a):
+		return 1
+	default:
+		return 0
+	}
+}
+
+// instance identifies a process within its host, together with the
+// executable name kept in its series: a fixed-size key that hashes without
+// reading strings.
+type instance struct {
+	pid   int64
+	start pcommon.Timestamp
+}
+
+// hostState is the state of one host's processes.
+type hostState struct {
+	procs map[instance]*series
+	// gen and idx number the host within the batch being processed: idx is
+	// valid while gen equals topK.gen.
+	gen uint64
+	idx int32
+}
+
+// topK ranks and filters process resources. All fields below mu are guarded
+// by it, including the scratch buffers reused from batch to batch.
+type topK struct {
+	k          int
+	margin     int
+	byMemory   bool
+	alwaysKeep proc.Priority
+	mark       bool
+	ttl        int64 // nanoseconds
+	now        func() time.Time
+
+	mu        sync.Mutex
+	hosts     map[string]*hostState
+	nStates   int // series across all hosts
+	gen       uint64
+	nHosts    int // hosts in the batch being processed
+	lastSweep int64
+	maxStates int
+	cands     []candidate
+	grouped   []candidate
+	keep      []bool
+	hostCount []int
+}
+
+// newTopK builds the processor from a configuration; it fails on the same
+// configurations that Config.Validate rejects.
+func newTopK(cfg *Config) (*topK, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	byMemory, _ := cfg.rankByMemory()
+	alwaysKeep, _ := cfg.alwaysKeep()
+	mark, _ := cfg.mark()
+	return &topK{
+		k:          cfg.K,
+		margin:     cfg.exitMargin(),
+		byMemory:   byMemory,
+		alwaysKeep: alwaysKeep,
+		mark:       mark,
+		ttl:        int64(cfg.StateTTL),
+		now:        time.Now,
+		hosts:      make(map[string]*hostState),
+		maxStates:  maxStates,
+	}, nil
+}
+
+// processMetrics ranks the process resources of md per host and drops or
+// marks those not kept. Other resources pass through untouched.
+func (p *topK) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	now := p.now().UnixNano()
+	rms := md.ResourceMetrics()
+	n := rms.Len()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	p.keep = slices.Grow(p.keep[:0], n)[:n]
+	for i := range p.keep {
+		p.keep[i] = true
+	}
+	p.cands = p.cands[:0]
+	p.gen++
+	p.nHosts = 0
+	var (
+		lastHost string
+		hs       *hostState
+	)
+
+	for i := 0; i < n; i++ {
+		rm := rms.At(i)
+		id, ok := p.readIdentity(rm.Resource())
+		if !ok {
+			continue
+		}
+		if hs == nil || id.host != lastHost {
+			hs = p.host(id.host)
+			lastHost = id.host
+		}
+		r := readMetrics(rm, p.byMemory)
+		st := p.series(hs, id.name, instance{pid: id.pid, start: r.start}, now)
+		c := candidate{
+			pid:    id.pid,
+			start:  r.start,
+			name:   id.name,
+			st:     st,
+			res:    int32(i),
+			host:   hs.idx,
+			always: id.priority >= p.alwaysKeep,
+		}
+		if p.byMemory {
+			c.score = sanitize(r.memory)
+		} else {
+			c.score = p.cpuScore(st, &r)
+		}
+		st.seen = now
+		p.cands = append(p.cands, c)
+	}
+
+	p.rank()
+
+	if p.mark {
+		for i := range p.cands {
+			c := &p.cands[i]
+			rms.At(int(c.res)).Resource().Attributes().PutBool(proc.AttrKeep, p.keep[c.res])
+		}
+	} else if len(p.cands) > 0 {
+		idx := 0
+		keep := p.keep
+		rms.RemoveIf(func(pmetric.ResourceMetrics) bool {
+			k := keep[idx]
+			idx++
+			return !k
+		})
+	}
+	// Drop references into the batch held by the scratch buffers.
+	clear(p.cands)
+	clear(p.grouped)
+
+	if now-p.lastSweep >= p.ttl/4 || p.nStates > p.maxStates {
+		p.sweep(now)
+	}
+	return md, nil
+}
+
+// host returns the state of a host and numbers it within the batch.
+func (p *topK) host(name string) *hostState {
+	hs := p.hosts[name]
+	if hs == nil {
+		hs = &hostState{procs: make(map[instance]*series)}
+		p.hosts[strings.Clone(name)] = hs
+	}
+	if hs.gen != p.gen {
+		hs.gen, hs.idx = p.gen, int32(p.nHosts)
+		p.nHosts++
+	}
+	return hs
+}
+
+// series returns the state of a process, creating it on a first sighting. A
+// process not seen for longer than the TTL, or whose pid and start time now
+// carry another executable name, starts over as a first sighting.
+func (p *topK) series(hs *hostState, name string, in instance, now int64) *series {
+	st := hs.procs[in]
+	switch {
+	case st == nil:
+		st = &series{name: strings.Clone(name)}
+		hs.procs[in] = st
+		p.nStates++
+	case st.name != name:
+		*st = series{name: strings.Clone(name)}
+	case now-st.seen > p.ttl:
+		*st = series{name: st.name}
+	}
+	return st
+}
+
+// cpuScore returns a process's CPU utilization in cores and records the
+// reading. On a first sighting there is no delta yet: the score is then the
+// average utilization over the process's lifetime (cumulative CPU time
+// divided by the time since its start), or 0 when the start is unknown. A
+// reading that does not advance in time reuses the previous score; a counter
+// that went backwards counts as a restart.
+func (p *topK) cpuScore(st *series, r *reading) float64 {
+	if !r.hasCPU {
+		return 0
+	}
+	switch {
+	case st.cpuTS == 0:
+		st.score = 0
+		if r.start != 0 && r.ts > r.start {
+			st.score = sanitize(r.cpuSeconds / (float64(r.ts-r.start) / 1e9))
+		}
+	case r.ts > st.cpuTS:
+		delta := r.cpuSeconds - st.cpuSeconds
+		if delta < 0 {
+			delta = r.cpuSeconds
+		}
+		st.score = sanitize(delta / (float64(r.ts-st.cpuTS) / 1e9))
+	default:
+		return st.score
+	}
+	st.cpuSeconds, st.cpuTS = r.cpuSeconds, r.ts
+	return st.score
+}
+
+// sanitize maps NaN and negative scores to 0 so that the ranking is a total
+// order whatever the input holds.
+func sanitize(v float64) float64 {
+	if math.IsNaN(v) || v < 0 {
+		return 0
+	}
+	return v
+}
+
+// rank decides p.keep for every candidate, host by host, and updates
+// membership.
+func (p *topK) rank() {
+	switch p.nHosts {
+	case 0:
+		return
+	case 1:
+		p.rankHost(p.cands)
+		return
+	}
+	// Several hosts: a counting sort by host index makes each host's
+	// candidates contiguous.
+	p.hostCount = slices.Grow(p.hostCount[:0], p.nHosts+1)[:p.nHosts+1]
+	clear(p.hostCount)
+	for i := range p.cands {
+		p.hostCount[p.cands[i].host+1]++
+	}
+	for h := 1; h < len(p.hostCount); h++ {
+		p.hostCount[h] += p.hostCount[h-1]
+	}
+	p.grouped = slices.Grow(p.grouped[:0], len(p.cands))[:len(p.cands)]
+	next := p.hostCount
+	for _, c := range p.cands {
+		p.grouped[next[c.host]] = c
+		next[c.host]++
+	}
+	// next[h] is now the end of host h, which is the start of host h+1.
+	begin := 0
+	for h := range p.nHosts {
+		p.rankHost(p.grouped[begin:next[h]])
+		begin = next[h]
+	}
+}
+
+// rankHost ranks one host's candidates. The top k are kept and become
+// members; members of the previous batch ranked below k stay while they rank
+// within k+margin; everything else leaves. Processes at or above always_keep
+// are kept whatever their rank.
+func (p *topK) rankHost(cs []candidate) {
+	k := min(p.k, len(cs))
+	hi := min(p.k+p.margin, len(cs))
+	selectTop(cs, hi)
+	selectTop(cs[:hi], k)
+	for i := range cs {
+		c := &cs[i]
+		switch {
+		case i < k:
+			c.st.member = true
+		case i >= hi:
+			c.st.member = false
+		}
+		p.keep[c.res] = c.st.member || c.always
+	}
+}
+
+// sweep forgets processes not seen for longer than the state TTL; if the
+// state is still over its bound it is cleared.
+func (p *topK) sweep(now int64) {
+	p.lastSweep = now
+	for name, hs := range p.hosts {
+		for in, st := range hs.procs {
+			if now-st.seen > p.ttl {
+				delete(hs.procs, in)
+				p.nStates--
+			}
+		}
+		if len(hs.procs) == 0 {
+			delete(p.hosts, name)
+		}
+	}
+	if p.nStates > p.maxStates {
+		clear(p.hosts)
+		p.nStates = 0
+	}
+}
+
+// selectTop reorders cs so that cs[:n] holds the n best-ranked candidates
+// (in no particular order). It is a quickselect with median-of-three pivots
+// that falls back to sorting when partitions degenerate, so it runs in
+// linear time on average and n log n at worst.
+func selectTop(cs []candidate, n int) {
+	if n <= 0 || n >= len(cs) {
+		return
+	}
+	lo, hi := 0, len(cs) // the n-th boundary lies within cs[lo:hi]
+	budget := 2 * bitsLen(len(cs))
+	for hi-lo > 12 {
+		if budget == 0 {
+			slices.SortFunc(cs[lo:hi], compare)
+			return
+		}
+		budget--
+		m := partition(cs[lo:hi]) + lo
+		switch {
+		case m == n || m+1 == n:
+			return
+		case m > n:
+			hi = m
+		default:
+			lo = m + 1
+		}
+	}
+	// Small range: insertion sort settles it.
+	for i := lo + 1; i < hi; i++ {
+		for j := i; j > lo && before(&cs[j], &cs[j-1]); j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+}
+
+// partition moves a median-of-three pivot to its final position p of cs: all
+// of cs[:p] rank before it and all of cs[p+1:] after it. It returns p.
+func partition(cs []candidate) int {
+	last := len(cs) - 1
+	mid := last / 2
+	// Order cs[0], cs[mid], cs[last]; the median ends up at mid.
+	if before(&cs[mid], &cs[0]) {
+		cs[mid], cs[0] = cs[0], cs[mid]
+	}
+	if before(&cs[last], &cs[mid]) {
+		cs[last], cs[mid] = cs[mid], cs[last]
+		if before(&cs[mid], &cs[0]) {
+			cs[mid], cs[0] = cs[0], cs[mid]
+		}
+	}
+	cs[mid], cs[last] = cs[last], cs[mid]
+	pivot := &cs[last]
+	store := 0
+	for i := 0; i < last; i++ {
+		if before(&cs[i], pivot) {
+			cs[i], cs[store] = cs[store], cs[i]
+			store++
+		}
+	}
+	cs[store], cs[last] = cs[last], cs[store]
+	return store
+}
+
+func bitsLen(n int) int {
+	b := 0
+	for ; n > 0; n >>= 1 {
+		b++
+	}
+	return b
+}
+
+// identity is what ranking needs from a process resource's attributes.
+type identity struct {
+	host     string
+	name     string
+	pid      int64
+	priority proc.Priority
+}
+
+// readIdentity reads host.name, process.pid, process.executable.name and
+// phoenix.priority in one pass over the attributes, with the semantics of
+// proc.Host, proc.PID, proc.Str and proc.PriorityOf (Unknown counts as low).
+// ok is false for resources that are not processes (proc.IsProcess).
+func (p *topK) readIdentity(res pcommon.Resource) (id identity, ok bool) {
+	for k, v := range res.Attributes().All() {
+		switch k {
+		case proc.AttrHostName:
+			id.host = str(v)
+		case proc.AttrPID:
+			id.pid = pidOf(v)
+			ok = true
+		case proc.AttrExecutableName:
+			id.name = str(v)
+			ok = true
+		case proc.AttrPriority:
+			id.priority = priorityOf(v)
+		}
+	}
+	if id.priority == proc.Unknown {
+		id.priority = proc.Low
+	}
+	return id, ok
+}
+
+// str renders an attribute as proc.Str does.
+func str(v pcommon.Value) string {
+	if v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return v.AsString()
+}
+
+// pidOf converts a pid attribute as proc.PID does; unusable values are 0.
+func pidOf(v pcommon.Value) int64 {
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		return v.Int()
+	case pcommon.ValueTypeStr, pcommon.ValueTypeDouble:
+		// Rare shapes: defer to the shared reader on a scratch resource.
+		res := pcommon.NewResource()
+		v.CopyTo(res.Attributes().PutEmpty(proc.AttrPID))
+		pid, _ := proc.PID(res)
+		return pid
+	default:
+		return 0
+	}
+}
+
+// priorityOf parses a phoenix.priority value as proc.PriorityOf does,
+// without allocating.
+func priorityOf(v pcommon.Value) proc.Priority {
+	if v.Type() != pcommon.ValueTypeStr {
+		return proc.Unknown
+	}
+	s := v.Str()
+	for pr := proc.Low; pr <= proc.Critical; pr++ {
+		if pr.String() == s {
+			return pr
+		}
+	}
+	return proc.Unknown
+}
+
+// reading is what ranking needs from a process resource's metrics.
+type reading struct {
+	cpuSeconds float64
+	ts         pcommon.Timestamp
+	start      pcommon.Timestamp
+	memory     float64
+	hasCPU     bool
+	hasMemory  bool
+}
+
+// readMetrics reads the ranking metric of a resource: with byMemory the
+// resident memory of the first process.memory.usage metric (as
+// proc.MemoryBytes), otherwise the CPU time of the first process.cpu.time
+// sum, summed over states, and its latest timestamp (as proc.CPUSeconds for
+// one such metric). The process start time is the earliest start timestamp
+// of the ranking metric's points; when it has none, that of any cumulative
+// sum of the resource (proc.StartTime). hostmetrics gives all of a process's
+// points the same start, so this is proc.StartTime without reading every
+// point.
+func readMetrics(rm pmetric.ResourceMetrics, byMemory bool) reading {
+	var r reading
+	sms := rm.ScopeMetrics()
+scan:
+	for i := 0; i < sms.Len(); i++ {
+		ms := sms.At(i).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			m := ms.At(j)
+			switch {
+			case byMemory && m.Name() == proc.MetricMemoryUsage:
+				var dps pmetric.NumberDataPointSlice
+				switch m.Type() {
+				case pmetric.MetricTypeSum:
+					dps = m.Sum().DataPoints()
+				case pmetric.MetricTypeGauge:
+					dps = m.Gauge().DataPoints()
+				default:
+					continue
+				}
+				if dps.Len() == 0 {
+					continue
+				}
+				dp := dps.At(0)
+				r.memory, r.hasMemory = proc.NumberValue(dp), true
+				if m.Type() == pmetric.MetricTypeSum {
+					r.start = earliestStart(dps)
+				}
+				break scan
+			case !byMemory && m.Name() == proc.MetricCPUTime && m.Type() == pmetric.MetricTypeSum:
+				dps := m.Sum().DataPoints()
+				for k := 0; k < dps.Len(); k++ {
+					dp := dps.At(k)
+					if s := dp.StartTimestamp(); s != 0 && (r.start == 0 || s < r.start) {
+						r.start = s
+					}
+					r.cpuSeconds += proc.NumberValue(dp)
+					r.ts = max(r.ts, dp.Timestamp())
+					r.hasCPU = true
+				}
+				break scan
+			}
+		}
+	}
+	if r.start == 0 {
+		r.start = proc.StartTime(rm)
+	}
+	return r
+}
+
+// earliestStart returns the earliest non-zero start timestamp of the points.
+func earliestStart(dps pmetric.NumberDataPointSlice) pcommon.Timestamp {
+	var start pcommon.Timestamp
+	for k := 0; k < dps.Len(); k++ {
+		if s := dps.At(k).StartTimestamp(); s != 0 && (start == 0 || s < start) {
+			start = s
+		}
+	}
+	return start
+}

@@ -1,0 +1,93 @@
+// Package api serves Phoenix's JSON REST API under /api/v1: experiments,
+// pipelines, deployments, agents, keys and tokens. Handlers return errors;
+// writeError is the one place that turns an error into a response.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/phoenix/platform/internal/auth"
+	"github.com/phoenix/platform/internal/experiment"
+	"github.com/phoenix/platform/internal/pipeline"
+	"github.com/phoenix/platform/internal/store"
+	"github.com/phoenix/platform/internal/telemetry"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Deps are what the API serves from. Store, Experiments, Authenticator and
+// Authorizer are required; the rest may be nil.
+type Deps struct {
+	Store         store.Store
+	Experiments   *experiment.Service
+	Catalog       *pipeline.Catalog
+	Authenticator *auth.Authenticator
+	Authorizer    *auth.Authorizer
+	Metrics       *telemetry.Metrics
+	Logger        *slog.Logger
+	// Analysis returns the current analysis of an experiment (interim while
+	// it runs); nil serves the stored result only.
+	Analysis func(ctx context.Context, exp *experiment.Experiment) (any, error)
+	// OnTokenRevoked is called after an enrollment token is revoked, so the
+	// fleet can disconnect the agents that enrolled with it.
+	OnTokenRevoked func(tenantID, tokenID string)
+	// Version is reported by GET /api/v1/version.
+	Version string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// API is the REST API. Build it with New and mount Handler.
+type API struct {
+	deps   Deps
+	log    *slog.Logger
+	now    func() time.Time
+	routes []*route
+	mux    *http.ServeMux
+}
+
+// New builds the API and its routes.
+func New(deps Deps) *API {
+	a := &API{deps: deps, log: deps.Logger, now: deps.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.deps.Catalog == nil {
+		a.deps.Catalog = pipeline.Default()
+	}
+	a.routes = a.table()
+	a.mux = http.NewServeMux()
+	for _, rt := range a.routes {
+		a.mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt))
+	}
+	a.mux.HandleFunc("GET /api/v1/openapi.json", a.serveOpenAPI)
+	a.mux.HandleFunc("GET /api/v1/docs", a.serveReference)
+	a.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errRouteNotFound(r))
+	})
+	return a
+}
+
+// Handler returns the API's handler, to be mounted at the server's root.
+func (a *API) Handler() http.Handler { return a.mux }
+
+// RouteInfo describes one endpoint.
+type RouteInfo struct {
+	Method, Path, Summary, Resource, Action string
+}
+
+// Routes lists the API's endpoints, in the order of the OpenAPI document.
+func (a *API) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(a.routes))
+	for i, r := range a.routes {
+		out[i] = RouteInfo{Method: r.Method, Path: r.Path, Summary: r.Summary, Resource: r.Resource, Action: r.Action}
+	}
+	return out
+}

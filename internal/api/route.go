@@ -1,0 +1,247 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoenix/platform/internal/apierror"
+	"github.com/phoenix/platform/internal/auth"
+	"github.com/phoenix/platform/internal/store"
+)
+
+// route is one endpoint: its method and path, what it needs, what it takes
+// and returns (for the OpenAPI document), and its handler.
+type route struct {
+	Method  string
+	Path    string
+	Summary string
+	Tag     string
+	// Resource and Action are checked against the caller's role.
+	Resource string
+	Action   string
+	// Request and Response are zero values of the body types; nil means none.
+	Request  any
+	Response any
+	// Status is the success status (default 200).
+	Status int
+	// Idempotent routes honour an Idempotency-Key header.
+	Idempotent bool
+	// Query lists the query parameters the route reads.
+	Query  []string
+	Handle func(c *call) (any, error)
+}
+
+// call is one request being served.
+type call struct {
+	a *API
+	w http.ResponseWriter
+	r *http.Request
+	p *auth.Principal
+	// status overrides the route's success status.
+	status int
+}
+
+func (c *call) tenant() string { return c.p.TenantID }
+
+func (c *call) actor() string { return c.p.Actor }
+
+// decode reads a JSON body into dst: bounded size, unknown fields refused,
+// exactly one JSON value.
+func (c *call) decode(dst any) error {
+	if ct := c.r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/") {
+		return apierror.New(apierror.CodeUnsupported, "Content-Type must be application/json, not %q", ct)
+	}
+	body := http.MaxBytesReader(c.w, c.r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return bodyError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return apierror.New(apierror.CodeValidation, "request body must hold a single JSON object")
+	}
+	return nil
+}
+
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return apierror.New(apierror.CodeTooLarge, "request body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return apierror.New(apierror.CodeValidation, "request body is empty; send a JSON object")
+	case errors.As(err, &se):
+		return apierror.New(apierror.CodeValidation, "request body is not valid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "(root)"
+		}
+		return apierror.Validation(apierror.FieldError{Field: field, Message: fmt.Sprintf("must be %s, not %s", te.Type, te.Value)})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apierror.Validation(apierror.FieldError{Field: name, Message: "unknown field"})
+	}
+	return apierror.New(apierror.CodeValidation, "request body: %v", err)
+}
+
+// ifMatch returns the version an If-Match header names ("3" or "\"3\""), or
+// 0 when absent.
+func (c *call) ifMatch() (int64, error) {
+	h := strings.TrimSpace(c.r.Header.Get("If-Match"))
+	if h == "" {
+		return 0, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, apierror.Validation(apierror.FieldError{Field: "If-Match", Message: "must be the resource's ETag, e.g. \"3\""})
+	}
+	return v, nil
+}
+
+func setETag(w http.ResponseWriter, version int64) {
+	w.Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
+}
+
+// limit reads the limit query parameter (1..store.MaxPageLimit, default 50).
+func (c *call) limit() (int, error) {
+	s := c.r.URL.Query().Get("limit")
+	if s == "" {
+		return 50, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > store.MaxPageLimit {
+		return 0, apierror.Validation(apierror.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer between 1 and %d", store.MaxPageLimit)})
+	}
+	return n, nil
+}
+
+// wrap authenticates, authorizes, runs the handler and writes its result.
+func (a *API) wrap(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.deps.Authenticator.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="phoenix"`)
+			a.writeError(w, r, err)
+			return
+		}
+		if err := a.deps.Authorizer.Authorize(p, rt.Resource, rt.Action); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		c := &call{a: a, w: w, r: r, p: p}
+		if rt.Idempotent && r.Header.Get("Idempotency-Key") != "" {
+			a.serveIdempotent(c, rt)
+			return
+		}
+		a.serve(c, rt, w)
+	})
+}
+
+func (a *API) serve(c *call, rt *route, w http.ResponseWriter) {
+	out, err := rt.Handle(c)
+	if err != nil {
+		a.writeError(w, c.r, err)
+		return
+	}
+	status := rt.Status
+	if c.status != 0 {
+		status = c.status
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusNoContent || out == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(out)
+}
+
+// idempotencyTTL is how long a create's response is replayed for its key.
+const idempotencyTTL = 24 * time.Hour
+
+// serveIdempotent replays the stored response of an Idempotency-Key seen
+// before with the same request, refuses the key with a different request,
+// and otherwise serves and stores the response.
+func (a *API) serveIdempotent(c *call, rt *route) {
+	key := c.r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		a.writeError(c.w, c.r, apierror.Validation(apierror.FieldError{Field: "Idempotency-Key", Message: "at most 255 characters"}))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, MaxBodyBytes))
+	if err != nil {
+		a.writeError(c.w, c.r, bodyError(err))
+		return
+	}
+	sum := sha256.Sum256(append([]byte(c.r.Method+" "+c.r.URL.Path+"\n"), body...))
+	hash := hex.EncodeToString(sum[:])
+	ctx := c.r.Context()
+	if rec, err := a.deps.Store.IdempotencyGet(ctx, c.tenant(), key); err == nil {
+		if rec.RequestHash != hash {
+			a.writeError(c.w, c.r, apierror.New(apierror.CodeConflict, "Idempotency-Key %q was used with a different request", key))
+			return
+		}
+		c.w.Header().Set("Content-Type", "application/json")
+		c.w.Header().Set("Idempotent-Replayed", "true")
+		c.w.WriteHeader(rec.ResponseStatus)
+		_, _ = c.w.Write(rec.ResponseBody)
+		return
+	} else if !errors.Is(err, store.ErrNotFound) {
+		a.writeError(c.w, c.r, err)
+		return
+	}
+	c.r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &recorder{header: c.w.Header()}
+	a.serve(&call{a: a, w: rec, r: c.r, p: c.p}, rt, rec)
+	if rec.status < 500 {
+		_, err := a.deps.Store.IdempotencyPut(ctx, &store.IdempotencyPutParams{
+			TenantID: c.tenant(), Key: key, RequestHash: hash,
+			ResponseStatus: rec.status, ResponseBody: rec.body.Bytes(),
+			ExpiresAt: a.now().Add(idempotencyTTL),
+		})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			a.log.WarnContext(ctx, "store idempotency record", "err", err)
+		}
+	}
+	c.w.WriteHeader(rec.status)
+	_, _ = c.w.Write(rec.body.Bytes())
+}
+
+// recorder buffers a response so it can be stored before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+func (r *recorder) WriteHeader(s int) {
+	if r.status == 0 {
+		r.status = s
+	}
+}

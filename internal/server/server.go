@@ -1,0 +1,281 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/phoenix/platform/internal/api"
+	"github.com/phoenix/platform/internal/auth"
+	"github.com/phoenix/platform/internal/experiment"
+	"github.com/phoenix/platform/internal/health"
+	"github.com/phoenix/platform/internal/pipeline"
+	"github.com/phoenix/platform/internal/store"
+	"github.com/phoenix/platform/internal/store/postgres"
+	"github.com/phoenix/platform/internal/store/sqlite"
+	"github.com/phoenix/platform/internal/telemetry"
+	"github.com/phoenix/platform/internal/version"
+)
+
+// Server is a running `phoenix server`. Build it with New, then Serve.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	registry *prometheus.Registry
+	api      *api.API
+	svc      *experiment.Service
+	health   *health.Checker
+	redis    *redis.Client
+	http     *http.Server
+	listener net.Listener
+	tracing  func(context.Context) error
+
+	// BootstrapKey is the admin key created on first start of an empty
+	// store; empty when the store already had tenants. Print it once.
+	BootstrapKey string
+
+	mux        *http.ServeMux
+	controller *experiment.Controller
+}
+
+// Options carry what a caller adds to the server.
+type Options struct {
+	// LogOutput receives the logs (default stderr).
+	LogOutput io.Writer
+	// Deployer and Analyzer run the experiment controller; when either is
+	// nil experiments can be created and edited but the controller does
+	// not run.
+	Deployer experiment.Deployer
+	Analyzer experiment.Analyzer
+}
+
+// New opens the store, applies migrations, bootstraps the first admin key
+// and builds the HTTP handlers. It binds the listen address, so the caller
+// learns of a taken port before anything starts.
+func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	out := opts.LogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	s := &Server{cfg: cfg, log: telemetry.NewLogger(out, level, cfg.LogFormat), registry: prometheus.NewRegistry()}
+
+	shutdownTracing, err := telemetry.SetupTracing(ctx, "phoenix-server", version.Version)
+	if err != nil {
+		return nil, fmt.Errorf("set up tracing: %w", err)
+	}
+	s.tracing = shutdownTracing
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+
+	secret, created, err := auth.Bootstrap(ctx, st)
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("bootstrap admin key: %w", err)
+	}
+	if created {
+		s.BootstrapKey = secret
+	}
+
+	catalog := pipeline.Default()
+	s.svc = experiment.NewService(st, opts.Deployer)
+	s.svc.CheckPipeline = func(ctx context.Context, tenantID string, ref experiment.PipelineRef) error {
+		_, err := api.ResolvePipeline(ctx, st, catalog, tenantID, ref)
+		return err
+	}
+
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := telemetry.NewMetrics(s.registry)
+	metrics.SetExperimentCounter(func(ctx context.Context) (map[string]int, error) {
+		return experimentsByState(ctx, st)
+	})
+
+	s.health = health.NewChecker()
+	s.health.Add(health.StoreCheck(st))
+	if cfg.RedisURL != "" {
+		ro, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			s.closeStore()
+			return nil, fmt.Errorf("redis_url: %w", err)
+		}
+		s.redis = redis.NewClient(ro)
+		s.health.Add(health.RedisCheck(s.redis))
+	}
+
+	authn := auth.NewAuthenticator(st, auth.Settings{Logger: s.log})
+	authz, err := auth.NewAuthorizer()
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("load access policy: %w", err)
+	}
+	s.api = api.New(api.Deps{
+		Store: st, Experiments: s.svc, Catalog: catalog, Authenticator: authn, Authorizer: authz,
+		Metrics: metrics, Logger: s.log, Version: version.Version,
+	})
+
+	s.mux = http.NewServeMux()
+	s.mux.Handle("/api/", s.api.Handler())
+	s.mux.HandleFunc("GET /healthz", s.health.Liveness)
+	s.mux.HandleFunc("GET /readyz", s.health.Readiness)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.listener = ln
+	s.http = &http.Server{
+		Handler:           telemetry.Middleware(s.mux, nil, metrics, s.log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	if opts.Deployer != nil && opts.Analyzer != nil {
+		ctl := experiment.NewController(s.svc, opts.Deployer, opts.Analyzer, experiment.ControllerConfig{Interval: cfg.ControllerInterval}, s.log)
+		s.controller = ctl
+	}
+	return s, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		opts := postgres.DefaultOptions(cfg.DatabaseURL)
+		opts.MaxConns = int32(cfg.DBMaxOpenConns)
+		opts.MinConns = int32(cfg.DBMaxIdleConns)
+		opts.MaxConnLifetime = cfg.DBConnMaxLifetime
+		opts.MaxConnIdleTime = cfg.DBConnMaxIdleTime
+		st, err := postgres.Open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, sqlite.DefaultOptions(cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite store in %s: %w", cfg.DataDir, err)
+	}
+	return st, nil
+}
+
+// experimentsByState counts the experiments the controller is driving, by
+// state, across tenants. Finished experiments are not counted: the gauge
+// shows the work in flight.
+func experimentsByState(ctx context.Context, st store.Store) (map[string]int, error) {
+	out := map[string]int{}
+	for _, s := range store.ActiveStates {
+		out[s] = 0
+	}
+	active, err := st.ExperimentListActive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range active {
+		out[e.State]++
+	}
+	return out, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Store returns the server's store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Registry is where Phoenix's own metrics are registered.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Mux is the server's root mux; other roles (the fleet, the measurement
+// API) mount their handlers on it before Serve.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// Experiments returns the experiment service.
+func (s *Server) Experiments() *experiment.Service { return s.svc }
+
+// Health returns the readiness checker, to which other roles add checks.
+func (s *Server) Health() *health.Checker { return s.health }
+
+// Serve serves until ctx is done, then shuts down gracefully: it stops
+// accepting requests, lets running ones finish within ShutdownTimeout,
+// stops the controller and closes the store.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		err := s.http.Serve(s.listener)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	ctlCtx, stopCtl := context.WithCancel(context.WithoutCancel(ctx))
+	ctlDone := make(chan struct{})
+	go func() {
+		defer close(ctlDone)
+		if s.controller != nil {
+			_ = s.controller.Run(ctlCtx)
+		}
+	}()
+	s.log.Info("phoenix server listening", "addr", s.Addr(), "version", version.Version, "store", s.storeKind())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if e := s.http.Shutdown(sctx); e != nil {
+		err = errors.Join(err, fmt.Errorf("shut down http: %w", e))
+	}
+	stopCtl()
+	<-ctlDone
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+	if e := s.tracing(sctx); e != nil {
+		err = errors.Join(err, fmt.Errorf("shut down tracing: %w", e))
+	}
+	if e := s.store.Close(); e != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", e))
+	}
+	return err
+}
+
+func (s *Server) closeStore() {
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+}
+
+func (s *Server) storeKind() string {
+	if s.cfg.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite:" + s.cfg.SQLitePath()
+}
