@@ -16,9 +16,10 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/phoenix
 
-# run starts Phoenix with its embedded defaults; nothing outside is needed.
+# run starts Phoenix with its embedded defaults (SQLite under ./.phoenix,
+# API on 127.0.0.1:8080); nothing outside is needed.
 run: build
-	./$(BIN) dev
+	./$(BIN) server
 
 # test runs every suite; integration suites need PostgreSQL, Redis and
 # Prometheus (see README) and fail under CI=true when one is unreachable.
@@ -46,3 +47,12 @@ fuzz:
 
 clean:
 	rm -rf bin .phoenix
+
+# loadtest drives a real server at LOAD_RATE requests/s with GETs and lists
+# of experiments, on SQLite and on PostgreSQL, and prints p50/p99 latency.
+LOAD_RATE ?= 1000
+LOAD_DURATION ?= 10s
+.PHONY: loadtest
+loadtest:
+	$(GO) test -count=1 -run '^TestLoad$$' ./internal/server -load -load-store sqlite -load-rate $(LOAD_RATE) -load-duration $(LOAD_DURATION) -v | grep -E '^loadtest|FAIL|ok'
+	$(GO) test -count=1 -run '^TestLoad$$' ./internal/server -load -load-store postgres -load-rate $(LOAD_RATE) -load-duration $(LOAD_DURATION) -v | grep -E '^loadtest|FAIL|ok'

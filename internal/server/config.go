@@ -30,6 +30,9 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres://...); empty means SQLite
 	// under DataDir.
 	DatabaseURL string `yaml:"database_url"`
+	// DBSchema is the PostgreSQL schema Phoenix keeps its tables in (created
+	// if missing); empty uses the DSN's search_path.
+	DBSchema string `yaml:"db_schema"`
 	// DBMaxOpenConns, DBMaxIdleConns, DBConnMaxLifetime and DBConnMaxIdleTime
 	// size the PostgreSQL pool.
 	DBMaxOpenConns    int           `yaml:"db_max_open_conns"`

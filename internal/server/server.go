@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	if cfg.DatabaseURL != "" {
 		opts := postgres.DefaultOptions(cfg.DatabaseURL)
+		opts.Schema = cfg.DBSchema
 		opts.MaxConns = int32(cfg.DBMaxOpenConns)
 		opts.MinConns = int32(cfg.DBMaxIdleConns)
 		opts.MaxConnLifetime = cfg.DBConnMaxLifetime
