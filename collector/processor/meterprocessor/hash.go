@@ -202,9 +202,11 @@ func metricBase(resource, name uint64) uint64 {
 }
 
 // seriesHash combines a metric base with the hash of a data point's
-// attributes.
+// attributes. Both are already well mixed, and multiplying by an odd
+// constant is a bijection, so distinct attribute hashes of one metric never
+// meet and the low bits stay uniform for the series table.
 func seriesHash(base, attrs uint64) uint64 {
-	return mix(base ^ attrs*prime2)
+	return base ^ attrs*prime2
 }
 
 // appendSeries appends the series hash of every data point of rm.
