@@ -172,13 +172,13 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL store: %w", err)
 		}
-		return st, nil
+		return store.Traced(st, "postgresql"), nil
 	}
 	st, err := sqlite.Open(ctx, sqlite.DefaultOptions(cfg.DataDir))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite store in %s: %w", cfg.DataDir, err)
 	}
-	return st, nil
+	return store.Traced(st, "sqlite"), nil
 }
 
 // experimentsByState counts the experiments the controller is driving, by
