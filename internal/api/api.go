@@ -1,6 +1,7 @@
 // Package api serves Phoenix's JSON REST API under /api/v1: experiments,
-// pipelines, deployments, agents, keys and tokens. Handlers return errors;
-// writeError is the one place that turns an error into a response.
+// pipelines, deployments, agents, keys, tokens and the tenant's settings
+// (pricing profiles). Handlers return errors; writeError is the one place
+// that turns an error into a response.
 package api
 
 import (

@@ -9,5 +9,6 @@ func (a *API) table() []*route {
 	rs = append(rs, a.deploymentRoutes()...)
 	rs = append(rs, a.agentRoutes()...)
 	rs = append(rs, a.keyRoutes()...)
+	rs = append(rs, a.settingsRoutes()...)
 	return rs
 }

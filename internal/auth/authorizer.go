@@ -21,6 +21,8 @@ const (
 	ResourceTokens      = "tokens"
 	ResourceMetrics     = "metrics"
 	ResourceAudit       = "audit"
+	// ResourceSettings are a tenant's settings, e.g. its pricing profiles.
+	ResourceSettings = "settings"
 )
 
 // Actions on resources.
@@ -51,8 +53,9 @@ m = g(r.sub, p.sub) && r.obj == p.obj && r.act == p.act
 
 // rbacPolicy grants viewers read access to everything except credentials,
 // editors in addition write access to experiments, pipelines and
-// deployments, and admins every action on every resource. editor inherits
-// viewer, and admin inherits editor.
+// deployments, and admins every action on every resource (only admins
+// change the tenant's settings). editor inherits viewer, and admin inherits
+// editor.
 const rbacPolicy = `
 p, viewer, experiments, read
 p, viewer, pipelines, read
@@ -60,6 +63,7 @@ p, viewer, deployments, read
 p, viewer, agents, read
 p, viewer, metrics, read
 p, viewer, audit, read
+p, viewer, settings, read
 
 p, editor, experiments, write
 p, editor, pipelines, write
@@ -72,6 +76,7 @@ p, admin, tokens, read
 p, admin, tokens, write
 p, admin, metrics, write
 p, admin, audit, write
+p, admin, settings, write
 
 g, editor, viewer
 g, admin, editor

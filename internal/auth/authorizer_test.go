@@ -21,6 +21,7 @@ var allowed = map[string]map[string][]string{
 		auth.ResourceAgents:      {"read"},
 		auth.ResourceMetrics:     {"read"},
 		auth.ResourceAudit:       {"read"},
+		auth.ResourceSettings:    {"read"},
 	},
 	"editor": {
 		auth.ResourceExperiments: {"read", "write"},
@@ -29,6 +30,7 @@ var allowed = map[string]map[string][]string{
 		auth.ResourceAgents:      {"read"},
 		auth.ResourceMetrics:     {"read"},
 		auth.ResourceAudit:       {"read"},
+		auth.ResourceSettings:    {"read"},
 	},
 	"admin": {
 		auth.ResourceExperiments: {"read", "write"},
@@ -39,6 +41,7 @@ var allowed = map[string]map[string][]string{
 		auth.ResourceTokens:      {"read", "write"},
 		auth.ResourceMetrics:     {"read", "write"},
 		auth.ResourceAudit:       {"read", "write"},
+		auth.ResourceSettings:    {"read", "write"},
 	},
 }
 
@@ -46,7 +49,7 @@ var (
 	roles     = []string{"admin", "editor", "viewer"}
 	resources = []string{
 		auth.ResourceExperiments, auth.ResourcePipelines, auth.ResourceDeployments, auth.ResourceAgents,
-		auth.ResourceAPIKeys, auth.ResourceTokens, auth.ResourceMetrics, auth.ResourceAudit,
+		auth.ResourceAPIKeys, auth.ResourceTokens, auth.ResourceMetrics, auth.ResourceAudit, auth.ResourceSettings,
 	}
 	actions = []string{auth.ActionRead, auth.ActionWrite}
 )
@@ -81,7 +84,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 			}
 		}
 	}
-	require.Equal(t, 48, n, "3 roles x 8 resources x 2 actions")
+	require.Equal(t, 54, n, "3 roles x 9 resources x 2 actions")
 }
 
 func TestAuthorizeDeniesUnknownsAndNil(t *testing.T) {

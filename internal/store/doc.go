@@ -1,6 +1,7 @@
-// Package store is Phoenix's one seam to durable state: tenants, API keys,
-// experiments and their transition history, pipelines, deployments, agents,
-// enrollment tokens, the audit log and idempotency records.
+// Package store is Phoenix's one seam to durable state: tenants and their
+// settings, API keys, experiments and their transition history, pipelines,
+// deployments, agents, enrollment tokens, the audit log and idempotency
+// records.
 //
 // [Store] is implemented by the sqlite package (the embedded default, one file
 // under a data directory) and the postgres package (pgx connection pool), and

@@ -15,6 +15,23 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// TenantSettings are a tenant's preferences, one row per tenant. The store
+// keeps each document as given and does not interpret it.
+type TenantSettings struct {
+	// TenantID is the owning tenant.
+	TenantID string
+	// Pricing is the tenant's price list for the cost model, a JSON document
+	// (the API stores an array of pricing profiles).
+	Pricing json.RawMessage
+	// Version is 1 after the first write and increases by one with every
+	// write; optimistic writes carry it.
+	Version int64
+	// UpdatedAt is when the settings were last written.
+	UpdatedAt time.Time
+	// UpdatedBy names who last wrote the settings; empty when unknown.
+	UpdatedBy string
+}
+
 // Roles an API key can carry. The store refuses any other value.
 const (
 	RoleAdmin  = "admin"

@@ -21,6 +21,43 @@ func (p *TenantCreateParams) Validate() error {
 	return required("name", p.Name)
 }
 
+// TenantSettingsPutParams writes a tenant's settings, inserting them on the
+// first write.
+type TenantSettingsPutParams struct {
+	// TenantID is required.
+	TenantID string
+	// Pricing is the pricing document; required, valid JSON.
+	Pricing json.RawMessage
+	// Version is the version the caller read. Zero writes whatever is stored
+	// (last write wins); a positive value writes only if the stored settings
+	// are still at that version, else ErrVersionConflict (also when none are
+	// stored). Negative is refused.
+	Version int64
+	// UpdatedBy names the writer; may be empty.
+	UpdatedBy string
+}
+
+// Validate reports nil params, missing fields, malformed JSON and a negative
+// version.
+func (p *TenantSettingsPutParams) Validate() error {
+	if p == nil {
+		return invalid("params: are required")
+	}
+	if err := required("tenant_id", p.TenantID); err != nil {
+		return err
+	}
+	if p.Pricing == nil {
+		return invalid("pricing: is required")
+	}
+	if err := validJSON("pricing", p.Pricing); err != nil {
+		return err
+	}
+	if p.Version < 0 {
+		return invalid("version: must not be negative")
+	}
+	return nil
+}
+
 // APIKeyCreateParams creates an API key.
 type APIKeyCreateParams struct {
 	// TenantID is required.

@@ -44,6 +44,16 @@ type Store interface {
 	// TenantList returns every tenant ordered by name. Cross-tenant.
 	TenantList(ctx context.Context) ([]*Tenant, error)
 
+	// TenantSettingsGet returns the tenant's settings; ErrNotFound when none
+	// were ever written.
+	TenantSettingsGet(ctx context.Context, tenantID string) (*TenantSettings, error)
+	// TenantSettingsPut writes the tenant's settings and returns them: the
+	// first write inserts them at Version 1, later ones replace them at the
+	// next version. A positive p.Version makes the write optimistic: it
+	// succeeds only if the stored settings are at that version, else
+	// ErrVersionConflict. An unknown tenant is ErrNotFound.
+	TenantSettingsPut(ctx context.Context, p *TenantSettingsPutParams) (*TenantSettings, error)
+
 	// APIKeyCreate stores a new API key. A taken hash is ErrConflict.
 	APIKeyCreate(ctx context.Context, p *APIKeyCreateParams) (*APIKey, error)
 	// APIKeyGetByHash finds a key by the hash of its secret, whatever its

@@ -93,6 +93,22 @@ func (t *traced) TenantList(ctx context.Context) ([]*Tenant, error) {
 	return r0, err
 }
 
+// TenantSettingsGet implements Store.
+func (t *traced) TenantSettingsGet(ctx context.Context, tenantID string) (*TenantSettings, error) {
+	ctx, span := t.start(ctx, "TenantSettingsGet")
+	r0, err := t.st.TenantSettingsGet(ctx, tenantID)
+	end(span, err)
+	return r0, err
+}
+
+// TenantSettingsPut implements Store.
+func (t *traced) TenantSettingsPut(ctx context.Context, p *TenantSettingsPutParams) (*TenantSettings, error) {
+	ctx, span := t.start(ctx, "TenantSettingsPut")
+	r0, err := t.st.TenantSettingsPut(ctx, p)
+	end(span, err)
+	return r0, err
+}
+
 // APIKeyCreate implements Store.
 func (t *traced) APIKeyCreate(ctx context.Context, p *APIKeyCreateParams) (*APIKey, error) {
 	ctx, span := t.start(ctx, "APIKeyCreate")

@@ -72,10 +72,10 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies pending migrations in one transaction. A transaction
+// migrate applies pending migrations up to version target in one transaction. A transaction
 // advisory lock keeps replicas that start together from migrating the same
 // schema at once; the second one waits, then finds nothing to do.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, target int) error {
 	return s.withTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, qSchemaMigrationsLock, lockKey(s.schema, "migrate", "")); err != nil {
 			return fmt.Errorf("migrate: lock: %w", err)
@@ -91,7 +91,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", &store.SchemaVersionError{Database: current, Binary: latest})
 		}
 		for _, m := range migrations {
-			if m.version <= current {
+			if m.version <= current || m.version > target {
 				continue
 			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {

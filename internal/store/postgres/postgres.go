@@ -99,6 +99,12 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects, applies pending migrations and returns the ready store.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	return open(ctx, opts, LatestVersion())
+}
+
+// open is Open applying migrations only up to version target, so tests can
+// build the schema an older Phoenix left behind.
+func open(ctx context.Context, opts Options, target int) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
@@ -123,7 +129,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		checkInterval: orDefault(opts.LeaderCheckInterval, 5*time.Second),
 		leaders:       make(map[*lease]struct{}),
 	}
-	if err := s.init(ctx, opts.Schema); err != nil {
+	if err := s.init(ctx, opts.Schema, target); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: %w", err)
 	}
@@ -138,8 +144,9 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-// init creates the schema if asked, learns the current schema and migrates.
-func (s *Store) init(ctx context.Context, schema string) error {
+// init creates the schema if asked, learns the current schema and migrates
+// up to version target.
+func (s *Store) init(ctx context.Context, schema string, target int) error {
 	if schema != "" {
 		if _, err := s.pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
 			// Two processes creating the schema at once can collide on the
@@ -157,7 +164,7 @@ func (s *Store) init(ctx context.Context, schema string) error {
 		return errors.New("no schema of the search_path exists: set Schema or fix the DSN's search_path")
 	}
 	s.schema = *current
-	return s.migrate(ctx)
+	return s.migrate(ctx, target)
 }
 
 // Schema returns the schema that holds Phoenix's tables.
@@ -240,7 +247,7 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrConflict, pe.Message)
 		case "23503": // foreign_key_violation
 			return fmt.Errorf("%w: a referenced row (tenant or experiment) does not exist", store.ErrNotFound)
-		case "23514", "23502", "22P02": // check_violation, not_null_violation, invalid_text_representation
+		case "23514", "23502", "22P02", "22P05": // check_violation, not_null_violation, invalid_text_representation, untranslatable_character
 			return fmt.Errorf("%w: %s", store.ErrInvalid, pe.Message)
 		}
 	}

@@ -57,6 +57,12 @@ func TestConformance(t *testing.T) {
 			schema := pgx.Identifier{s.(*Store).Schema()}.Sanitize()
 			pgtest.Exec(t, "INSERT INTO "+schema+".schema_migrations (version, name, applied_at) VALUES ($1, 'future', now())", version)
 		}),
+		storetest.WithOpenAtVersion(func(t *testing.T, version int) store.Store {
+			s, err := open(context.Background(), testOptions(t, pgtest.Schema(t, "phoenix_test_")), version)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}),
 	)
 }
 

@@ -92,6 +92,11 @@ var (
 	qTenantGet    = query("tenant_get")
 	qTenantList   = query("tenant_list")
 
+	qTenantSettingsGet     = query("tenant_settings_get")
+	qTenantSettingsUpsert  = query("tenant_settings_upsert")
+	qTenantSettingsUpdate  = query("tenant_settings_update")
+	qTenantSettingsVersion = query("tenant_settings_version")
+
 	qAPIKeyCreate    = query("api_key_create")
 	qAPIKeyGetByHash = query("api_key_get_by_hash")
 	qAPIKeyList      = query("api_key_list")

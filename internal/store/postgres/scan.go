@@ -56,6 +56,15 @@ func scanTenant(r scanner) (*store.Tenant, error) {
 	return &t, nil
 }
 
+func scanTenantSettings(r scanner) (*store.TenantSettings, error) {
+	var ts store.TenantSettings
+	if err := r.Scan(&ts.TenantID, (*[]byte)(&ts.Pricing), &ts.Version, &ts.UpdatedAt, &ts.UpdatedBy); err != nil {
+		return nil, err
+	}
+	ts.UpdatedAt = ts.UpdatedAt.UTC()
+	return &ts, nil
+}
+
 func scanAPIKey(r scanner) (*store.APIKey, error) {
 	var k store.APIKey
 	if err := r.Scan(&k.TenantID, &k.ID, &k.Name, &k.Prefix, &k.Hash, &k.Role, &k.CreatedBy,

@@ -71,9 +71,10 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return out, nil
 }
 
-// migrate applies pending migrations in one write transaction. BEGIN
-// IMMEDIATE keeps two processes opening the same file from migrating at once.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate applies pending migrations up to version target in one write
+// transaction. BEGIN IMMEDIATE keeps two processes opening the same file from
+// migrating at once.
+func (s *Store) migrate(ctx context.Context, target int) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, qSchemaMigrationsCreate); err != nil {
 			return fmt.Errorf("migrate: create schema_migrations: %w", err)
@@ -86,7 +87,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: %w", &store.SchemaVersionError{Database: current, Binary: latest})
 		}
 		for _, m := range migrations {
-			if m.version <= current {
+			if m.version <= current || m.version > target {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {

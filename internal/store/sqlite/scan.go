@@ -93,6 +93,18 @@ func scanTenant(r scanner) (*store.Tenant, error) {
 	return &t, nil
 }
 
+func scanTenantSettings(r scanner) (*store.TenantSettings, error) {
+	var ts store.TenantSettings
+	var pricing string
+	var updated int64
+	if err := r.Scan(&ts.TenantID, &pricing, &ts.Version, &updated, &ts.UpdatedBy); err != nil {
+		return nil, err
+	}
+	ts.Pricing = json.RawMessage(pricing)
+	ts.UpdatedAt = fromMicros(updated)
+	return &ts, nil
+}
+
 func scanAPIKey(r scanner) (*store.APIKey, error) {
 	var k store.APIKey
 	var created int64

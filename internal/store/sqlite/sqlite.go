@@ -78,6 +78,12 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the database at opts.Path, applies pending
 // migrations and returns the ready store.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	return open(ctx, opts, LatestVersion())
+}
+
+// open is Open applying migrations only up to version target, so tests can
+// build the database an older Phoenix left behind.
+func open(ctx context.Context, opts Options, target int) (*Store, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
@@ -118,7 +124,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = w.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, target); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}

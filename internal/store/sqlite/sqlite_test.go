@@ -46,6 +46,12 @@ func TestConformance(t *testing.T) {
 			_, err = db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, version)
 			require.NoError(t, err)
 		}),
+		storetest.WithOpenAtVersion(func(t *testing.T, version int) store.Store {
+			s, err := sqlite.OpenAtVersion(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "old", sqlite.DefaultFileName)}, version)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}),
 	)
 }
 
@@ -59,14 +65,22 @@ func TestOpenSettings(t *testing.T) {
 	require.NoError(t, db.QueryRow(`PRAGMA journal_mode`).Scan(&mode))
 	require.Equal(t, "wal", mode, "WAL is a property of the file")
 
-	var version int
-	var name string
-	require.NoError(t, db.QueryRow(`SELECT version, name FROM schema_migrations`).Scan(&version, &name))
-	require.Equal(t, sqlite.LatestVersion(), version)
-	require.Equal(t, "init", name)
+	var names []string
+	rows, err := db.Query(`SELECT version, name FROM schema_migrations ORDER BY version`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var version int
+		var name string
+		require.NoError(t, rows.Scan(&version, &name))
+		require.Equal(t, len(names)+1, version)
+		names = append(names, name)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"init", "tenant_settings"}, names)
+	require.Equal(t, len(names), sqlite.LatestVersion())
 
 	var plan string
-	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT id FROM experiments WHERE state IN ('deploying', 'running', 'analyzing') ORDER BY created_at, tenant_id, id`)
+	rows, err = db.Query(`EXPLAIN QUERY PLAN SELECT id FROM experiments WHERE state IN ('deploying', 'running', 'analyzing') ORDER BY created_at, tenant_id, id`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var id, parent, notused int

@@ -25,6 +25,7 @@ type Option func(*config)
 type config struct {
 	reopen           func(t *testing.T, s store.Store) (store.Store, error)
 	setSchemaVersion func(t *testing.T, s store.Store, version int)
+	openAtVersion    func(t *testing.T, version int) store.Store
 }
 
 // WithReopen lets the suite restart a store: reopen opens a new store on the
@@ -42,9 +43,18 @@ func WithSchemaVersion(set func(t *testing.T, s store.Store, version int)) Optio
 	return func(c *config) { c.setSchemaVersion = set }
 }
 
+// WithOpenAtVersion lets the suite upgrade an old database: open creates a
+// fresh database migrated only up to version, as an older Phoenix left it,
+// and returns a store on it whose cleanup it registers. The suite closes that
+// store and upgrades the database through WithReopen.
+func WithOpenAtVersion(open func(t *testing.T, version int) store.Store) Option {
+	return func(c *config) { c.openAtVersion = open }
+}
+
 // Run runs the conformance suite against the stores newStore opens. Every
 // subtest opens its own store, so subtests run in parallel. Without
-// WithReopen and WithSchemaVersion the restart tests are skipped.
+// WithReopen, WithSchemaVersion and WithOpenAtVersion the restart and
+// upgrade tests are skipped.
 func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	var c config
 	for _, o := range opts {
@@ -63,6 +73,8 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("EnrollmentToken", func(t *testing.T) { t.Parallel(); testEnrollmentToken(t, newStore) })
 	t.Run("AuditLog", func(t *testing.T) { t.Parallel(); testAuditLog(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
+	t.Run("TenantSettings", func(t *testing.T) { t.Parallel(); testTenantSettings(t, newStore) })
+	t.Run("TenantSettingsUpgrade", func(t *testing.T) { t.Parallel(); testTenantSettingsUpgrade(t, newStore, c) })
 	t.Run("Leader", func(t *testing.T) { t.Parallel(); testLeader(t, newStore, c) })
 	t.Run("Migration", func(t *testing.T) { t.Parallel(); testMigration(t, newStore, c) })
 }
@@ -143,6 +155,7 @@ func testNilParams(t *testing.T, s store.Store) {
 	add(s.AuditLogAppend(c, nil))
 	add(s.AuditLogList(c, nil))
 	add(s.IdempotencyPut(c, nil))
+	add(s.TenantSettingsPut(c, nil))
 	for i, err := range errs {
 		require.ErrorIs(t, err, store.ErrInvalid, "call %d", i)
 	}
