@@ -33,6 +33,8 @@ type Deps struct {
 	// Analysis returns the current analysis of an experiment (interim while
 	// it runs); nil serves the stored result only.
 	Analysis func(ctx context.Context, exp *experiment.Experiment) (any, error)
+	// Fleet applies deployment changes to agents; nil stores them only.
+	Fleet Fleet
 	// OnTokenRevoked is called after an enrollment token is revoked, so the
 	// fleet can disconnect the agents that enrolled with it.
 	OnTokenRevoked func(tenantID, tokenID string)
@@ -40,6 +42,14 @@ type Deps struct {
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Fleet is what the API asks of the fleet.
+type Fleet interface {
+	// Reconcile recomputes and pushes the tenant's agent configs.
+	Reconcile(ctx context.Context, tenantID string) error
+	// Rollback returns a deployment's hosts to the previous deployment.
+	Rollback(ctx context.Context, tenantID, id, actor string) (*store.Deployment, error)
 }
 
 // API is the REST API. Build it with New and mount Handler.

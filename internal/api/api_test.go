@@ -19,6 +19,7 @@ import (
 	"github.com/phoenix/platform/internal/api"
 	"github.com/phoenix/platform/internal/auth"
 	"github.com/phoenix/platform/internal/experiment"
+	"github.com/phoenix/platform/internal/fleet"
 	"github.com/phoenix/platform/internal/pipeline"
 	"github.com/phoenix/platform/internal/store"
 	"github.com/phoenix/platform/internal/store/postgres"
@@ -73,12 +74,15 @@ func newEnv(t *testing.T, open func(t *testing.T) store.Store) *env {
 	svc := experiment.NewService(st, nil)
 	catalog := pipeline.Default()
 	svc.CheckPipeline = func(ctx context.Context, tenantID string, ref experiment.PipelineRef) error {
-		_, err := api.ResolvePipeline(ctx, st, catalog, tenantID, ref)
+		_, err := fleet.ResolvePipeline(ctx, st, catalog, tenantID, ref)
 		return err
 	}
+	authn := auth.NewAuthenticator(st, auth.Settings{})
+	fl, err := fleet.New(st, authn, fleet.Config{ExternalURL: "http://127.0.0.1:1"}, fleet.Settings{})
+	require.NoError(t, err)
 	a := api.New(api.Deps{
-		Store: st, Experiments: svc, Catalog: catalog,
-		Authenticator: auth.NewAuthenticator(st, auth.Settings{}), Authorizer: authz, Version: "test",
+		Store: st, Experiments: svc, Catalog: catalog, Fleet: fl,
+		Authenticator: authn, Authorizer: authz, Version: "test",
 	})
 	e := &env{t: t, api: a, st: st, srv: httptest.NewServer(a.Handler())}
 	t.Cleanup(e.srv.Close)
@@ -408,7 +412,12 @@ func TestPipelinesAndDeployments(t *testing.T) {
 		require.Equal(t, 201, r.status, "%s", r.body)
 		first := r.json(t)
 		require.Equal(t, "pending", first["state"])
-		require.Equal(t, 409, e.do(e.keyA, "POST", "/api/v1/deployments/"+first["id"].(string)+"/rollback", nil).status, "nothing to roll back to")
+		r = e.do(e.keyA, "POST", "/api/v1/deployments/"+first["id"].(string)+"/rollback", nil)
+		require.Equal(t, 200, r.status, "%s", r.body)
+		require.Equal(t, "rolled_back", r.json(t)["state"], "hosts return to what ran before: here the baseline")
+		r = e.do(e.keyA, "POST", "/api/v1/deployments/"+first["id"].(string)+"/rollback", nil)
+		require.Equal(t, 200, r.status, "rollback is idempotent: %s", r.body)
+		require.Equal(t, "rolled_back", r.json(t)["state"])
 	})
 }
 

@@ -9,18 +9,8 @@ import (
 
 	"github.com/phoenix/platform/internal/apierror"
 	"github.com/phoenix/platform/internal/experiment"
+	"github.com/phoenix/platform/internal/fleet"
 	"github.com/phoenix/platform/internal/store"
-)
-
-// Deployment states.
-const (
-	DeploymentPending    = "pending"
-	DeploymentRollingOut = "rolling_out"
-	DeploymentActive     = "active"
-	DeploymentPaused     = "paused"
-	DeploymentFailed     = "failed"
-	DeploymentRolledBack = "rolled_back"
-	DeploymentSuperseded = "superseded"
 )
 
 // Rollout configures a staged rollout.
@@ -76,7 +66,7 @@ func (a *API) deploymentRoutes() []*route {
 		{Method: "GET", Path: "/api/v1/deployments/{id}", Summary: "Get a deployment", Tag: res, Resource: res, Action: "read",
 			Response: Deployment{}, Handle: a.deploymentGet},
 		{Method: "POST", Path: "/api/v1/deployments/{id}/rollback", Summary: "Return the selector to its previous deployment", Tag: res, Resource: res, Action: "write",
-			Response: Deployment{}, Status: http.StatusCreated, Handle: a.deploymentRollback},
+			Response: Deployment{}, Handle: a.deploymentRollback},
 	}
 }
 
@@ -128,7 +118,7 @@ func (a *API) deploymentCreate(c *call) (any, error) {
 	}
 	errs := in.validate()
 	if in.Pipeline.Name != "" {
-		if _, err := ResolvePipeline(c.r.Context(), a.deps.Store, a.deps.Catalog, c.tenant(), in.Pipeline); err != nil {
+		if _, err := fleet.ResolvePipeline(c.r.Context(), a.deps.Store, a.deps.Catalog, c.tenant(), in.Pipeline); err != nil {
 			if ae := toAPIError(err); ae.Code == apierror.CodeValidation {
 				for _, f := range ae.Fields {
 					errs = append(errs, apierror.FieldError{Field: "pipeline.params." + f.Field, Message: f.Message})
@@ -159,12 +149,13 @@ func (a *API) createDeployment(c *call, in DeploymentCreate, previousID string) 
 	rollout, _ := json.Marshal(in.Rollout)
 	d, err := a.deps.Store.DeploymentCreate(c.r.Context(), &store.DeploymentCreateParams{
 		TenantID: c.tenant(), Name: in.Name, PipelineRef: in.Pipeline.Name, Params: params, Selector: sel,
-		State: DeploymentPending, Rollout: rollout, PreviousID: previousID, CreatedBy: c.actor(),
+		State: fleet.DeploymentPending, Rollout: rollout, PreviousID: previousID, CreatedBy: c.actor(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.audit(c, "deployment.create", "deployment", d.ID, map[string]any{"pipeline": in.Pipeline.Name, "selector": in.Selector})
+	a.reconcile(c)
 	c.w.Header().Set("Location", "/api/v1/deployments/"+d.ID)
 	setETag(c.w, d.Version)
 	return deploymentOut(d)
@@ -204,34 +195,27 @@ func (a *API) deploymentGet(c *call) (any, error) {
 }
 
 func (a *API) deploymentRollback(c *call) (any, error) {
-	ctx := c.r.Context()
 	id := c.r.PathValue("id")
-	d, err := a.deps.Store.DeploymentGet(ctx, c.tenant(), id)
+	if a.deps.Fleet == nil {
+		return nil, apierror.New(apierror.CodeUnavailable, "rollback needs the fleet, which is not running")
+	}
+	d, err := a.deps.Fleet.Rollback(c.r.Context(), c.tenant(), id, c.actor())
 	if err != nil {
 		return nil, notFoundAs(err, "deployment", id)
 	}
-	if d.PreviousID == "" {
-		return nil, apierror.New(apierror.CodeConflict, "deployment %s has no previous deployment to return to", id)
+	a.audit(c, "deployment.rollback", "deployment", id, nil)
+	a.reconcile(c)
+	setETag(c.w, d.Version)
+	return deploymentOut(d)
+}
+
+// reconcile pushes the tenant's changed configs now rather than at the
+// fleet's next pass; a failure is logged, the next pass retries.
+func (a *API) reconcile(c *call) {
+	if a.deps.Fleet == nil {
+		return
 	}
-	if d.State == DeploymentRolledBack || d.State == DeploymentSuperseded {
-		return nil, apierror.New(apierror.CodeConflict, "deployment %s is %s", id, d.State).WithDetail("current_state", d.State)
+	if err := a.deps.Fleet.Reconcile(c.r.Context(), c.tenant()); err != nil {
+		a.log.WarnContext(c.r.Context(), "reconcile fleet", "err", err)
 	}
-	prev, err := a.deps.Store.DeploymentGet(ctx, c.tenant(), d.PreviousID)
-	if err != nil {
-		return nil, notFoundAs(err, "deployment", d.PreviousID)
-	}
-	state := DeploymentRolledBack
-	if _, err := a.deps.Store.DeploymentUpdate(ctx, &store.DeploymentUpdateParams{
-		TenantID: c.tenant(), ID: id, Version: d.Version, State: &state,
-	}); err != nil {
-		return nil, err
-	}
-	po, err := deploymentOut(prev)
-	if err != nil {
-		return nil, err
-	}
-	var rollout Rollout
-	_ = json.Unmarshal(prev.Rollout, &rollout)
-	a.audit(c, "deployment.rollback", "deployment", id, map[string]any{"to": prev.ID})
-	return a.createDeployment(c, DeploymentCreate{Name: prev.Name, Pipeline: po.Pipeline, Selector: po.Selector, Rollout: rollout}, prev.PreviousID)
 }

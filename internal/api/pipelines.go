@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/phoenix/platform/internal/apierror"
-	"github.com/phoenix/platform/internal/experiment"
 	"github.com/phoenix/platform/internal/pipeline"
 	"github.com/phoenix/platform/internal/store"
 )
@@ -261,29 +259,4 @@ func (a *API) pipelineDelete(c *call) (any, error) {
 	}
 	a.audit(c, "pipeline.delete", "pipeline", id, nil)
 	return nil, nil
-}
-
-// ResolvePipeline turns an experiment's pipeline reference into a pipeline
-// spec: a catalog template with parameters, or the tenant's own pipeline of
-// that name.
-func ResolvePipeline(ctx context.Context, st store.Store, cat *pipeline.Catalog, tenantID string, ref experiment.PipelineRef) (pipeline.Spec, error) {
-	if _, ok := cat.Get(ref.Name); ok {
-		s := pipeline.CatalogSpec(ref.Name, ref.Params)
-		return s, pipeline.ValidateSpec(s)
-	}
-	p, err := st.PipelineGetByName(ctx, tenantID, ref.Name)
-	if errors.Is(err, store.ErrNotFound) {
-		return pipeline.Spec{}, fmt.Errorf("no catalog or user pipeline named %q", ref.Name)
-	}
-	if err != nil {
-		return pipeline.Spec{}, err
-	}
-	if len(ref.Params) > 0 {
-		return pipeline.Spec{}, fmt.Errorf("user pipeline %q takes no params", ref.Name)
-	}
-	var doc pipeline.Document
-	if err := json.Unmarshal(p.Config, &doc); err != nil {
-		return pipeline.Spec{}, fmt.Errorf("decode pipeline %q: %w", ref.Name, err)
-	}
-	return pipeline.Spec{Document: &doc}, nil
 }

@@ -42,6 +42,21 @@ type Config struct {
 	// RedisURL (redis://host:port/db) adds Redis to the readiness checks
 	// and the cache; empty means none.
 	RedisURL string `yaml:"redis_url"`
+	// ExternalURL is the server's URL as agents reach it (OpAMP and
+	// measurement remote write); empty means http://<listen>.
+	ExternalURL string `yaml:"external_url"`
+	// MetricsRetention is how long the embedded measurement store keeps
+	// samples.
+	MetricsRetention time.Duration `yaml:"metrics_retention"`
+	// MetricsSourceURL points analysis at an external Prometheus-compatible
+	// API (Prometheus, Mimir, Thanos) instead of the embedded store; agents
+	// then remote-write to MetricsRemoteWriteURL.
+	MetricsSourceURL string `yaml:"metrics_source_url"`
+	// MetricsRemoteWriteURL is where agents remote-write when an external
+	// source is used; empty means the embedded store's endpoint.
+	MetricsRemoteWriteURL string `yaml:"metrics_remote_write_url"`
+	// CollectionInterval is the agents' scrape interval.
+	CollectionInterval time.Duration `yaml:"collection_interval"`
 	// LogLevel is debug, info, warn or error; LogFormat is json or text.
 	LogLevel  string `yaml:"log_level"`
 	LogFormat string `yaml:"log_format"`
@@ -65,6 +80,8 @@ func DefaultConfig() Config {
 		LogLevel:           "info",
 		LogFormat:          "text",
 		ShutdownTimeout:    15 * time.Second,
+		MetricsRetention:   15 * 24 * time.Hour,
+		CollectionInterval: 10 * time.Second,
 		ControllerInterval: 2 * time.Second,
 	}
 }
@@ -106,6 +123,17 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be positive")
+	}
+	for key, u := range map[string]string{"external_url": c.ExternalURL, "metrics_source_url": c.MetricsSourceURL, "metrics_remote_write_url": c.MetricsRemoteWriteURL} {
+		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			bad(key, "must be an http:// or https:// URL")
+		}
+	}
+	if c.MetricsRetention < time.Hour {
+		bad("metrics_retention", "must be at least 1h")
+	}
+	if c.CollectionInterval < time.Second {
+		bad("collection_interval", "must be at least 1s")
 	}
 	if c.ControllerInterval < 100*time.Millisecond {
 		bad("controller_interval", "must be at least 100ms")

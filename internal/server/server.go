@@ -9,6 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,10 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/phoenix/platform/internal/analysis"
 	"github.com/phoenix/platform/internal/api"
 	"github.com/phoenix/platform/internal/auth"
 	"github.com/phoenix/platform/internal/experiment"
+	"github.com/phoenix/platform/internal/fleet"
 	"github.com/phoenix/platform/internal/health"
+	"github.com/phoenix/platform/internal/metrics"
 	"github.com/phoenix/platform/internal/pipeline"
 	"github.com/phoenix/platform/internal/store"
 	"github.com/phoenix/platform/internal/store/postgres"
@@ -46,17 +52,18 @@ type Server struct {
 	// store; empty when the store already had tenants. Print it once.
 	BootstrapKey string
 
-	mux        *http.ServeMux
-	controller *experiment.Controller
+	mux          *http.ServeMux
+	controller   *experiment.Controller
+	measurements *metrics.Store
+	fleet        *fleet.Server
 }
 
 // Options carry what a caller adds to the server.
 type Options struct {
 	// LogOutput receives the logs (default stderr).
 	LogOutput io.Writer
-	// Deployer and Analyzer run the experiment controller; when either is
-	// nil experiments can be created and edited but the controller does
-	// not run.
+	// Deployer and Analyzer replace the fleet's deployer and the analysis
+	// of measurements, e.g. in tests; nil uses Phoenix's own.
 	Deployer experiment.Deployer
 	Analyzer experiment.Analyzer
 }
@@ -98,15 +105,83 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	}
 
 	catalog := pipeline.Default()
-	s.svc = experiment.NewService(st, opts.Deployer)
+	authn := auth.NewAuthenticator(st, auth.Settings{Logger: s.log})
+	external := cfg.ExternalURL
+	if external == "" {
+		external = "http://" + cfg.Listen
+	}
+
+	// Measurements: the embedded TSDB always serves ingest and the
+	// Prometheus query API; analysis reads it or an external source.
+	s.measurements, err = metrics.Open(filepath.Join(cfg.DataDir, "measurements"), metrics.Options{Retention: cfg.MetricsRetention})
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("open measurement store: %w", err)
+	}
+	var source metrics.Source = s.measurements
+	if cfg.MetricsSourceURL != "" {
+		source, err = metrics.NewRemote(metrics.RemoteConfig{URL: cfg.MetricsSourceURL}, nil)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("metrics_source_url: %w", err)
+		}
+	}
+	tenantOf := func(r *http.Request) (string, error) {
+		h := r.Header.Get("Authorization")
+		if p, err := authn.Authenticate(r.Context(), h); err == nil {
+			return p.TenantID, nil
+		}
+		a, err := authn.AuthenticateAgent(r.Context(), h)
+		if err != nil {
+			return "", err
+		}
+		return a.TenantID, nil
+	}
+	writeHandler, err := metrics.NewWriteHandler(s.measurements, tenantOf, metrics.WriteConfig{}, metrics.WriteSettings{Logger: s.log, Registerer: s.registry})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("measurement ingest: %w", err)
+	}
+
+	// The fleet: OpAMP server, agent registry, rollouts.
+	remoteWrite := cfg.MetricsRemoteWriteURL
+	s.fleet, err = fleet.New(st, authn, fleet.Config{
+		ExternalURL: external, RemoteWriteURL: remoteWrite, CollectionInterval: cfg.CollectionInterval,
+	}, fleet.Settings{Logger: s.log, Registerer: s.registry})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("fleet: %w", err)
+	}
+	deployer := opts.Deployer
+	if deployer == nil {
+		deployer = s.fleet.Deployer()
+	}
+	analyzer := opts.Analyzer
+	var report func(ctx context.Context, exp *experiment.Experiment) (any, error)
+	if analyzer == nil {
+		an, err := analysis.New(source, analysis.Config{Step: cfg.CollectionInterval}, analysis.Settings{
+			Pricing: api.PricingFor(st),
+			FleetSize: func(ctx context.Context, exp *experiment.Experiment) (int, error) {
+				return countAgents(ctx, st, exp.TenantID, exp.Spec.Target)
+			},
+		})
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("analysis: %w", err)
+		}
+		analyzer = an
+		report = func(ctx context.Context, exp *experiment.Experiment) (any, error) { return an.Report(ctx, exp, false) }
+	}
+
+	s.svc = experiment.NewService(st, deployer)
 	s.svc.CheckPipeline = func(ctx context.Context, tenantID string, ref experiment.PipelineRef) error {
-		_, err := api.ResolvePipeline(ctx, st, catalog, tenantID, ref)
+		_, err := fleet.ResolvePipeline(ctx, st, catalog, tenantID, ref)
 		return err
 	}
 
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := telemetry.NewMetrics(s.registry)
-	metrics.SetExperimentCounter(func(ctx context.Context) (map[string]int, error) {
+	own := telemetry.NewMetrics(s.registry)
+	own.SetExperimentCounter(func(ctx context.Context) (map[string]int, error) {
 		return experimentsByState(ctx, st)
 	})
 
@@ -122,7 +197,6 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 		s.health.Add(health.RedisCheck(s.redis))
 	}
 
-	authn := auth.NewAuthenticator(st, auth.Settings{Logger: s.log})
 	authz, err := auth.NewAuthorizer()
 	if err != nil {
 		s.closeStore()
@@ -130,7 +204,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	}
 	s.api = api.New(api.Deps{
 		Store: st, Experiments: s.svc, Catalog: catalog, Authenticator: authn, Authorizer: authz,
-		Metrics: metrics, Logger: s.log, Version: version.Version,
+		Logger: s.log, Version: version.Version, Analysis: report, Fleet: s.fleet, OnTokenRevoked: s.fleet.RevokeToken,
 	})
 
 	s.mux = http.NewServeMux()
@@ -138,6 +212,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /healthz", s.health.Liveness)
 	s.mux.HandleFunc("GET /readyz", s.health.Readiness)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	s.mux.Handle("/v1/opamp", s.fleet.Handler())
+	s.mux.Handle("POST /prometheus/api/v1/write", writeHandler)
+	s.mux.Handle("/prometheus/api/v1/", metrics.NewAPI(s.measurements, tenantOf, s.log))
+	if cfg.MetricsSourceURL != "" {
+		s.health.Add(health.HTTPCheck("metrics-source", strings.TrimSuffix(cfg.MetricsSourceURL, "/")+"/-/ready", 5*time.Second))
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -146,17 +226,15 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	}
 	s.listener = ln
 	s.http = &http.Server{
-		Handler:           telemetry.Middleware(s.mux, nil, metrics, s.log),
+		Handler:           telemetry.Middleware(s.mux, nil, own, s.log),
+		ConnContext:       s.fleet.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
 
-	if opts.Deployer != nil && opts.Analyzer != nil {
-		ctl := experiment.NewController(s.svc, opts.Deployer, opts.Analyzer, experiment.ControllerConfig{Interval: cfg.ControllerInterval}, s.log)
-		s.controller = ctl
-	}
+	s.controller = experiment.NewController(s.svc, deployer, analyzer, experiment.ControllerConfig{Interval: cfg.ControllerInterval}, s.log)
 	return s, nil
 }
 
@@ -199,6 +277,27 @@ func experimentsByState(ctx context.Context, st store.Store) (map[string]int, er
 	return out, nil
 }
 
+// countAgents counts the tenant's agents a target selects: the fleet size
+// the cost model extrapolates a saving to.
+func countAgents(ctx context.Context, st store.Store, tenantID string, target experiment.Target) (int, error) {
+	n, cursor := 0, ""
+	for {
+		page, err := st.AgentList(ctx, &store.AgentListParams{TenantID: tenantID, Cursor: cursor, Limit: store.MaxPageLimit})
+		if err != nil {
+			return 0, fmt.Errorf("count agents: %w", err)
+		}
+		for _, a := range page.Items {
+			if slices.Contains(target.Hosts, a.HostName) || (len(target.Selector) > 0 && fleet.Matches(target.Selector, a.Labels)) {
+				n++
+			}
+		}
+		if page.NextCursor == "" {
+			return n, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
@@ -233,13 +332,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		errc <- err
 	}()
+	if err := s.fleet.Start(ctx); err != nil {
+		return fmt.Errorf("start fleet: %w", err)
+	}
 	ctlCtx, stopCtl := context.WithCancel(context.WithoutCancel(ctx))
 	ctlDone := make(chan struct{})
 	go func() {
 		defer close(ctlDone)
-		if s.controller != nil {
-			_ = s.controller.Run(ctlCtx)
-		}
+		_ = s.controller.Run(ctlCtx)
 	}()
 	s.log.Info("phoenix server listening", "addr", s.Addr(), "version", version.Version, "store", s.storeKind())
 
@@ -256,6 +356,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	stopCtl()
 	<-ctlDone
+	if e := s.fleet.Shutdown(sctx); e != nil {
+		err = errors.Join(err, fmt.Errorf("shut down fleet: %w", e))
+	}
+	if e := s.measurements.Close(); e != nil {
+		err = errors.Join(err, fmt.Errorf("close measurement store: %w", e))
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
@@ -272,6 +378,14 @@ func (s *Server) closeStore() {
 	if s.store != nil {
 		_ = s.store.Close()
 	}
+}
+
+// close releases what New opened when it fails part way.
+func (s *Server) close() {
+	if s.measurements != nil {
+		_ = s.measurements.Close()
+	}
+	s.closeStore()
 }
 
 func (s *Server) storeKind() string {

@@ -76,8 +76,8 @@
 //     double points that cannot be truncated into an int series, and counter
 //     points that are negative, not finite, or older than the process's
 //     previous point of the same series;
-//   - series_limit: points that would open a series beyond
-//     MaxSeriesPerGroup in their group.
+//   - series_limit: points that would need more scopes, metrics or series
+//     than MaxStatePerGroup in their group.
 //
 // Folded processes are counted in phoenix_rollup_folded_processes_total.
 //

@@ -82,7 +82,7 @@ const (
 	// no-recorded-value flag, or (cumulative counters) with a negative or
 	// non-finite value or a timestamp older than the process's previous one.
 	ReasonInvalidValue = "invalid_value"
-	// ReasonSeriesLimit counts points of series beyond MaxSeriesPerGroup.
+	// ReasonSeriesLimit counts points whose group reached MaxStatePerGroup.
 	ReasonSeriesLimit = "series_limit"
 )
 

@@ -16,7 +16,10 @@ import (
 func fuzzSeeds(t testing.TB) [][]byte {
 	t.Helper()
 	var seeds []pmetric.Metrics
-	seeds = append(seeds, withPriorities(proctest.Metrics(proctest.Processes("host-a", 60), ts0), benchPriority))
+	// A small realistic batch: small seeds keep mutation and minimization fast.
+	seeds = append(seeds, withPriorities(proctest.Metrics(proctest.Processes("host-a", 8), ts0), func(i int) proc.Priority {
+		return []proc.Priority{proc.Critical, proc.High, proc.Low, proc.Unknown, proc.Low, proc.Medium, proc.Low, proc.Low}[i]
+	}))
 
 	odd := withPriorities(proctest.Metrics(proctest.Processes("", 8), ts0), func(i int) proc.Priority { return proc.Priority(i % 5) })
 	rms := odd.ResourceMetrics()

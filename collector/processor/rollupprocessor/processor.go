@@ -15,11 +15,13 @@ import (
 	"github.com/phoenix/platform/collector/internal/proc"
 )
 
-// MaxSeriesPerGroup bounds the distinct series (scope, metric, data point
-// attributes) one group keeps. Points that would open a series beyond it are
-// dropped and counted with reason series_limit, so that malformed input with
-// unbounded attribute values cannot grow the state without bound.
-const MaxSeriesPerGroup = 4096
+// MaxStatePerGroup bounds the state one group keeps: its distinct scopes,
+// metrics and series (metric and data point attributes) together. Points
+// that would need more are dropped and counted with reason series_limit, so
+// that malformed input with unbounded names or attribute values cannot grow
+// the state without bound. Process metrics from hostmetrics need about a
+// dozen per group.
+const MaxStatePerGroup = 4096
 
 // maxHints bounds the resource positions for which the processor remembers
 // the member folded there in the previous batch.
@@ -84,6 +86,7 @@ type group struct {
 	nMembers  int // processes folded in epoch
 	nTouched  int // series updated in epoch
 	nSeries   int
+	nState    int // scopes, metrics and series, bounded by MaxStatePerGroup
 	members   map[memberKey]*member
 	scopes    []*scopeAgg
 
@@ -688,7 +691,7 @@ func foldCounter(m *member, s *seriesAgg, iv int64, fv float64, ts pcommon.Times
 }
 
 // scopeOf returns the group's state of an instrumentation scope, or nil
-// when the group reached MaxSeriesPerGroup and the scope is new.
+// when the group reached MaxStatePerGroup and the scope is new.
 func (p *rollup) scopeOf(g *group, scope pcommon.InstrumentationScope) *scopeAgg {
 	name, version := scope.Name(), scope.Version()
 	for _, sc := range g.scopes {
@@ -696,9 +699,10 @@ func (p *rollup) scopeOf(g *group, scope pcommon.InstrumentationScope) *scopeAgg
 			return sc
 		}
 	}
-	if g.nSeries >= MaxSeriesPerGroup {
+	if g.nState >= MaxStatePerGroup {
 		return nil
 	}
+	g.nState++
 	sc := &scopeAgg{
 		name:    strings.Clone(name),
 		version: strings.Clone(version),
@@ -723,9 +727,10 @@ func (p *rollup) metricOf(g *group, sc *scopeAgg, metric pmetric.Metric, k kind,
 	if ma, ok := sc.byKey[string(p.buf)]; ok {
 		return ma
 	}
-	if g.nSeries >= MaxSeriesPerGroup {
+	if g.nState >= MaxStatePerGroup {
 		return nil
 	}
+	g.nState++
 	ma := &metricAgg{
 		name:    strings.Clone(name),
 		unit:    strings.Clone(metric.Unit()),
@@ -739,7 +744,7 @@ func (p *rollup) metricOf(g *group, sc *scopeAgg, metric pmetric.Metric, k kind,
 }
 
 // seriesOf returns the metric's series of a data point's attributes, or nil
-// when the group reached MaxSeriesPerGroup and the series is new. hint is the
+// when the group reached MaxStatePerGroup and the series is new. hint is the
 // point's position in its input metric.
 func (p *rollup) seriesOf(g *group, sc *scopeAgg, ma *metricAgg, attrs pcommon.Map, hint int, isInt bool) *seriesAgg {
 	n := attrs.Len()
@@ -765,9 +770,10 @@ func (p *rollup) seriesOf(g *group, sc *scopeAgg, ma *metricAgg, attrs pcommon.M
 	if s, ok := ma.byAttrs[string(p.buf)]; ok {
 		return s
 	}
-	if g.nSeries >= MaxSeriesPerGroup {
+	if g.nState >= MaxStatePerGroup {
 		return nil
 	}
+	g.nState++
 	s := &seriesAgg{
 		sc:      sc,
 		ma:      ma,

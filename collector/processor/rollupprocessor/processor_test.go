@@ -269,23 +269,23 @@ func TestCounterAcrossIntervals(t *testing.T) {
 		s2 = pcommon.Timestamp(5_000)
 		s0 = pcommon.Timestamp(500) // earlier than the group's creation
 	)
-	type proc_ struct {
+	type simple struct {
 		pid   int64
 		start pcommon.Timestamp
 		cpu   float64
 	}
 	steps := []struct {
 		name    string
-		procs   []proc_
+		procs   []simple
 		wantCPU float64 // all states of process.cpu.time
 		wantIO  int64   // process.disk.io direction=read
 		wantMem int64   // process.memory.usage (sum of this interval)
 	}{
-		{name: "A and B start", procs: []proc_{{1, s1, 10}, {2, s1, 20}}, wantCPU: 30, wantIO: 10*4096 + 20*4096, wantMem: 1<<10 + 2<<10},
-		{name: "B exits, A grows, C starts", procs: []proc_{{1, s1, 15}, {3, s0, 5}}, wantCPU: 40, wantIO: 40 * 4096, wantMem: 1<<10 + 3<<10},
-		{name: "A resets, C grows", procs: []proc_{{1, s1, 2}, {3, s0, 7}}, wantCPU: 44, wantIO: 44 * 4096, wantMem: 1<<10 + 3<<10},
-		{name: "pid 1 reused by a new process", procs: []proc_{{1, s2, 1}, {3, s0, 7}}, wantCPU: 45, wantIO: 45 * 4096, wantMem: 1<<10 + 3<<10},
-		{name: "old pid 1 gone, new one grows", procs: []proc_{{1, s2, 3}}, wantCPU: 47, wantIO: 47 * 4096, wantMem: 1 << 10},
+		{name: "A and B start", procs: []simple{{1, s1, 10}, {2, s1, 20}}, wantCPU: 30, wantIO: 10*4096 + 20*4096, wantMem: 1<<10 + 2<<10},
+		{name: "B exits, A grows, C starts", procs: []simple{{1, s1, 15}, {3, s0, 5}}, wantCPU: 40, wantIO: 40 * 4096, wantMem: 1<<10 + 3<<10},
+		{name: "A resets, C grows", procs: []simple{{1, s1, 2}, {3, s0, 7}}, wantCPU: 44, wantIO: 44 * 4096, wantMem: 1<<10 + 3<<10},
+		{name: "pid 1 reused by a new process", procs: []simple{{1, s2, 1}, {3, s0, 7}}, wantCPU: 45, wantIO: 45 * 4096, wantMem: 1<<10 + 3<<10},
+		{name: "old pid 1 gone, new one grows", procs: []simple{{1, s2, 3}}, wantCPU: 47, wantIO: 47 * 4096, wantMem: 1 << 10},
 	}
 	p, sink, _ := newTestProcessor(t, testConfig(GroupByExecutable))
 	for i, st := range steps {
@@ -651,14 +651,28 @@ func TestSeriesLimit(t *testing.T) {
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutInt(proc.AttrPID, 1)
 	dps := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty().SetEmptyGauge().DataPoints()
-	for i := 0; i < MaxSeriesPerGroup+10; i++ {
+	for i := 0; i < MaxStatePerGroup+10; i++ {
 		dp := dps.AppendEmpty()
 		dp.SetIntValue(1)
 		dp.Attributes().PutStr("id", strconv.Itoa(i))
 	}
 	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
-	require.Equal(t, MaxSeriesPerGroup, sink.AllMetrics()[0].DataPointCount())
-	require.Equal(t, 10.0, counterValue(t, reg, droppedTotal, ReasonSeriesLimit))
+	// One scope and one metric count in the state with the series.
+	require.Equal(t, MaxStatePerGroup-2, sink.AllMetrics()[0].DataPointCount())
+	require.Equal(t, 12.0, counterValue(t, reg, droppedTotal, ReasonSeriesLimit))
+
+	// Points without a value open no series, but their scopes and metrics
+	// count too: unique scope names cannot grow the state either.
+	md = pmetric.NewMetrics()
+	rm = md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutInt(proc.AttrPID, 1)
+	for i := 0; i < 100; i++ {
+		sm := rm.ScopeMetrics().AppendEmpty()
+		sm.Scope().SetName("scope-" + strconv.Itoa(i))
+		sm.Metrics().AppendEmpty().SetEmptyGauge().DataPoints().AppendEmpty() // no value
+	}
+	require.NoError(t, p.ConsumeMetrics(context.Background(), md))
+	require.Equal(t, 12.0+100, counterValue(t, reg, droppedTotal, ReasonSeriesLimit))
 }
 
 func TestStateTTL(t *testing.T) {

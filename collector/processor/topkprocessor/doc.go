@@ -35,9 +35,9 @@
 // # Scores
 //
 // rank_by: cpu scores a process by its CPU utilization in cores: the delta of
-// the cumulative process.cpu.time (all states summed) since the previous
-// batch that carried the process, divided by the time between the two
-// readings. A counter that went backwards counts from zero, as after a
+// the cumulative process.cpu.time (the first such sum of the resource, all
+// states summed) since the previous batch that carried the process, divided
+// by the time between the two readings. A counter that went backwards counts from zero, as after a
 // restart. On the first sighting there is no previous reading; the score is
 // then the average utilization over the process's lifetime, the cumulative
 // CPU time divided by the time since the process started (the start
@@ -46,10 +46,14 @@
 // for a second scrape. process.cpu.utilization is not read.
 //
 // rank_by: memory scores a process by its resident memory
-// (process.memory.usage). Processes without the metric score 0.
+// (process.memory.usage, sum or gauge). Processes without the metric score 0.
 //
 // Processes are identified by host, pid, executable name and start time
-// (proc.Key), so a reused pid is a new process with no history.
+// (proc.Key), so a reused pid is a new process with no history, and so is a
+// process that exec'd another executable. The start time is the earliest
+// start timestamp of the ranking metric's points, or of any cumulative sum of
+// the resource when those have none; hostmetrics gives all points of a
+// process its creation time.
 //
 // # Actions
 //

@@ -21,8 +21,9 @@ const maxStates = 1 << 20
 
 // series is what the processor remembers about one process instance.
 type series struct {
-	// name is the executable name; with the host, pid and start time it
-	// makes the process's identity (proc.Key).
+	// in and name are the process's identity within its host (with the
+	// host, proc.Key).
+	in   instance
 	name string
 	// cpuSeconds and cpuTS are the previous cumulative CPU reading.
 	cpuSeconds float64
@@ -92,6 +93,12 @@ type hostState struct {
 	// valid while gen equals topK.gen.
 	gen uint64
 	idx int32
+	// hint holds the series of the host's process resources in the order of
+	// the previous batch, next those of the batch being processed, and pos
+	// the position in it. Scrapes list processes in a stable order, so most
+	// lookups are a comparison with the hint instead of a map access.
+	hint, next []*series
+	pos        int
 }
 
 // topK ranks and filters process resources. All fields below mu are guarded
@@ -181,7 +188,7 @@ func (p *topK) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Me
 			st:     st,
 			res:    int32(i),
 			host:   hs.idx,
-			always: id.priority >= p.alwaysKeep,
+			always: id.always,
 		}
 		if p.byMemory {
 			c.score = sanitize(r.memory)
@@ -228,6 +235,8 @@ func (p *topK) host(name string) *hostState {
 	if hs.gen != p.gen {
 		hs.gen, hs.idx = p.gen, int32(p.nHosts)
 		p.nHosts++
+		hs.hint, hs.next = hs.next, hs.hint[:0]
+		hs.pos = 0
 	}
 	return hs
 }
@@ -236,17 +245,24 @@ func (p *topK) host(name string) *hostState {
 // process not seen for longer than the TTL, or whose pid and start time now
 // carry another executable name, starts over as a first sighting.
 func (p *topK) series(hs *hostState, name string, in instance, now int64) *series {
-	st := hs.procs[in]
+	var st *series
+	if hs.pos < len(hs.hint) && hs.hint[hs.pos].in == in {
+		st = hs.hint[hs.pos]
+	} else {
+		st = hs.procs[in]
+	}
+	hs.pos++
 	switch {
 	case st == nil:
-		st = &series{name: strings.Clone(name)}
+		st = &series{in: in, name: strings.Clone(name)}
 		hs.procs[in] = st
 		p.nStates++
 	case st.name != name:
-		*st = series{name: strings.Clone(name)}
+		*st = series{in: in, name: strings.Clone(name)}
 	case now-st.seen > p.ttl:
-		*st = series{name: st.name}
+		*st = series{in: in, name: st.name}
 	}
+	hs.next = append(hs.next, st)
 	return st
 }
 
@@ -348,6 +364,11 @@ func (p *topK) rankHost(cs []candidate) {
 func (p *topK) sweep(now int64) {
 	p.lastSweep = now
 	for name, hs := range p.hosts {
+		// The hints may name series about to be forgotten.
+		clear(hs.hint)
+		hs.hint = hs.hint[:0]
+		clear(hs.next)
+		hs.next = hs.next[:0]
 		for in, st := range hs.procs {
 			if now-st.seen > p.ttl {
 				delete(hs.procs, in)
@@ -436,17 +457,21 @@ func bitsLen(n int) int {
 
 // identity is what ranking needs from a process resource's attributes.
 type identity struct {
-	host     string
-	name     string
-	pid      int64
-	priority proc.Priority
+	host string
+	name string
+	pid  int64
+	// always tells whether the process's priority is at or above
+	// always_keep.
+	always bool
 }
 
 // readIdentity reads host.name, process.pid, process.executable.name and
 // phoenix.priority in one pass over the attributes, with the semantics of
-// proc.Host, proc.PID, proc.Str and proc.PriorityOf (Unknown counts as low).
-// ok is false for resources that are not processes (proc.IsProcess).
+// proc.Host, proc.PID, proc.Str and proc.PriorityOf (a missing or invalid
+// priority counts as low). ok is false for resources that are not processes
+// (proc.IsProcess).
 func (p *topK) readIdentity(res pcommon.Resource) (id identity, ok bool) {
+	id.always = p.alwaysKeep <= proc.Low
 	for k, v := range res.Attributes().All() {
 		switch k {
 		case proc.AttrHostName:
@@ -458,13 +483,30 @@ func (p *topK) readIdentity(res pcommon.Resource) (id identity, ok bool) {
 			id.name = str(v)
 			ok = true
 		case proc.AttrPriority:
-			id.priority = priorityOf(v)
+			id.always = p.isAlways(v)
 		}
 	}
-	if id.priority == proc.Unknown {
-		id.priority = proc.Low
-	}
 	return id, ok
+}
+
+// isAlways reports whether a phoenix.priority value is at or above
+// always_keep, as proc.PriorityOf(res) >= always_keep with Unknown counted as
+// low. The class names differ in length, so a non-matching value is told
+// apart without reading its bytes.
+func (p *topK) isAlways(v pcommon.Value) bool {
+	if p.alwaysKeep <= proc.Low {
+		return true
+	}
+	if v.Type() != pcommon.ValueTypeStr {
+		return false
+	}
+	s := v.Str()
+	for pr := p.alwaysKeep; pr <= proc.Critical; pr++ {
+		if s == pr.String() {
+			return true
+		}
+	}
+	return false
 }
 
 // str renders an attribute as proc.Str does.
@@ -489,21 +531,6 @@ func pidOf(v pcommon.Value) int64 {
 	default:
 		return 0
 	}
-}
-
-// priorityOf parses a phoenix.priority value as proc.PriorityOf does,
-// without allocating.
-func priorityOf(v pcommon.Value) proc.Priority {
-	if v.Type() != pcommon.ValueTypeStr {
-		return proc.Unknown
-	}
-	s := v.Str()
-	for pr := proc.Low; pr <= proc.Critical; pr++ {
-		if pr.String() == s {
-			return pr
-		}
-	}
-	return proc.Unknown
 }
 
 // reading is what ranking needs from a process resource's metrics.

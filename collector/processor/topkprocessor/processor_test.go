@@ -328,6 +328,49 @@ func TestPIDReuseIsANewProcess(t *testing.T) {
 	require.InDelta(t, 0.5, newSt.score, 1e-9)
 }
 
+func TestExecIsANewProcess(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestTopK(t, cfg(1, 5))
+	s := newSim(&simProc{pid: 100, name: "sh", rate: 3}, &simProc{pid: 200, rate: 1})
+	require.Equal(t, []int64{100}, keptPIDs(t, process(t, p, s.scrape())))
+	// Same pid and start time, another executable: the shell exec'd a
+	// program, which has no membership of its own yet. It ranks second
+	// (lifetime average 305 s / 110 s against pid 200's 4 cores), within
+	// k+exit_margin, so only a carried-over membership would keep it.
+	s.proc(100).name = "sleep"
+	s.proc(100).rate = 0.5
+	s.proc(200).rate = 4
+	require.Equal(t, []int64{200}, keptPIDs(t, process(t, p, s.scrape())))
+	st := stateOf(p, proc.Key{PID: 100, Name: "sleep", Start: bootTime})
+	require.NotNil(t, st)
+	require.False(t, st.member)
+	require.Nil(t, stateOf(p, proc.Key{PID: 100, Name: "sh", Start: bootTime}))
+}
+
+// TestOrderChanges checks that processes are recognised whatever order the
+// scrapes list them in.
+func TestOrderChanges(t *testing.T) {
+	t.Parallel()
+	p, _ := newTestTopK(t, cfg(3, 1))
+	var procs []*simProc
+	for i := range 12 {
+		procs = append(procs, &simProc{pid: int64(10 + i), rate: float64(i)})
+	}
+	s := newSim(procs...)
+	require.Equal(t, []int64{19, 20, 21}, keptPIDs(t, process(t, p, s.scrape())))
+	slices.Reverse(s.procs)
+	s.proc(19).rate = 7.5 // falls to rank 4: kept as a member
+	require.Equal(t, []int64{18, 19, 20, 21}, keptPIDs(t, process(t, p, s.scrape())))
+	s.procs = append(s.procs[6:], s.procs[:6]...)
+	require.Equal(t, []int64{18, 19, 20, 21}, keptPIDs(t, process(t, p, s.scrape())))
+	require.Equal(t, 12, p.nStates)
+	for _, sp := range procs {
+		st := stateOf(p, proc.Key{PID: sp.pid, Name: fmt.Sprintf("proc-%d", sp.pid), Start: bootTime})
+		require.NotNil(t, st)
+		require.InDelta(t, sp.rate, st.score, 1e-9, "pid %d", sp.pid)
+	}
+}
+
 func TestMarkMode(t *testing.T) {
 	t.Parallel()
 	c := cfg(2, 0)
@@ -573,6 +616,9 @@ func TestOddAttributes(t *testing.T) {
 func TestReadersAgreeWithProc(t *testing.T) {
 	t.Parallel()
 	md := proctest.Metrics(proctest.Processes("h", 30), firstScrape)
+	for i, pr := range []string{"low", "medium", "high", "critical", "CRITICAL", ""} {
+		md.ResourceMetrics().At(i).Resource().Attributes().PutStr(proc.AttrPriority, pr)
+	}
 	odd := []map[string]any{
 		{proc.AttrPID: "77", proc.AttrExecutableName: 5, proc.AttrHostName: true, proc.AttrPriority: "high"},
 		{proc.AttrPID: 3.9, proc.AttrPriority: "nope"},
@@ -591,7 +637,14 @@ func TestReadersAgreeWithProc(t *testing.T) {
 		h.SetName(proc.MetricCPUTime)
 		h.SetEmptyHistogram().DataPoints().AppendEmpty().SetCount(1)
 	}
-	p, _ := newTestTopK(t, cfg(1, 0))
+	var keepers []*topK
+	for _, level := range []string{"low", "medium", "high", "critical"} {
+		c := cfg(1, 0)
+		c.AlwaysKeep = level
+		p, _ := newTestTopK(t, c)
+		keepers = append(keepers, p)
+	}
+	p := keepers[0]
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -606,7 +659,10 @@ func TestReadersAgreeWithProc(t *testing.T) {
 		if wantPr == proc.Unknown {
 			wantPr = proc.Low
 		}
-		require.Equal(t, wantPr, id.priority, "resource %d", i)
+		for _, k := range keepers {
+			kid, _ := k.readIdentity(res)
+			require.Equal(t, wantPr >= k.alwaysKeep, kid.always, "resource %d, always_keep %s", i, k.alwaysKeep)
+		}
 
 		r := readMetrics(rm, false)
 		cpu, ts, _, hasCPU := proc.CPUSeconds(rm)

@@ -67,7 +67,7 @@ func newTestProcessor(t testing.TB, cfg *Config) (processor.Metrics, *consumerte
 	return p, sink, reg
 }
 
-// newDirect builds the processor without the helper wrapper, with a clock
+// newDirect builds the processor without the processorhelper wrapper, with a clock
 // the test controls.
 func newDirect(t testing.TB, cfg Config, now *time.Time) *rollup {
 	t.Helper()
