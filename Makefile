@@ -16,10 +16,11 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/phoenix
 
-# run starts Phoenix with its embedded defaults (SQLite under ./.phoenix,
-# API on 127.0.0.1:8080); nothing outside is needed.
+# run starts Phoenix with its embedded defaults: the server and an agent
+# for this host in one process, SQLite and measurements under ./.phoenix,
+# the API on 127.0.0.1:8080; nothing outside is needed.
 run: build
-	./$(BIN) server
+	./$(BIN) dev
 
 # test runs every suite; integration suites need PostgreSQL, Redis and
 # Prometheus (see README) and fail under CI=true when one is unreachable.
