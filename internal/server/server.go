@@ -252,7 +252,9 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		}
 		return store.Traced(st, "postgresql"), nil
 	}
-	st, err := sqlite.Open(ctx, sqlite.DefaultOptions(cfg.DataDir))
+	sopts := sqlite.DefaultOptions(cfg.DataDir)
+	sopts.MaxReadConns = 16
+	st, err := sqlite.Open(ctx, sopts)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite store in %s: %w", cfg.DataDir, err)
 	}
