@@ -121,7 +121,7 @@ func (a *API) deploymentCreate(c *call) (any, error) {
 		if _, err := fleet.ResolvePipeline(c.r.Context(), a.deps.Store, a.deps.Catalog, c.tenant(), in.Pipeline); err != nil {
 			if ae := toAPIError(err); ae.Code == apierror.CodeValidation {
 				for _, f := range ae.Fields {
-					errs = append(errs, apierror.FieldError{Field: "pipeline.params." + f.Field, Message: f.Message})
+					errs = append(errs, apierror.FieldError{Field: "pipeline." + f.Field, Message: f.Message})
 				}
 			} else {
 				errs = append(errs, apierror.FieldError{Field: "pipeline", Message: err.Error()})

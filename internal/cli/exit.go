@@ -22,8 +22,12 @@ func ExitCode(err error) int {
 		return ExitOK
 	}
 	var ue *UsageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || commandLineError(err) {
 		return ExitUsage
+	}
+	var re *rejectedError
+	if errors.As(err, &re) {
+		return ExitRejected
 	}
 	return ExitFailed
 }

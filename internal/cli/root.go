@@ -3,8 +3,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/phoenix/platform/collector"
@@ -22,17 +20,13 @@ func NewRoot() *cobra.Command {
 	root.AddCommand(newVersionCommand())
 	root.AddCommand(collector.NewCommand(version.Version))
 	root.AddCommand(newServerCommand())
+	root.AddCommand(newDevCommand())
+	root.AddCommand(newLoginCommand())
+	root.AddCommand(newExperimentCommand())
+	root.AddCommand(newPipelineCommand())
+	root.AddCommand(newDeploymentCommand())
+	root.AddCommand(newAgentCommand())
+	root.AddCommand(newAPIKeyCommand())
+	root.AddCommand(newTokenCommand())
 	return root
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the Phoenix version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "phoenix %s\n", version.Version)
-			return err
-		},
-	}
 }
