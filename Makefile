@@ -25,7 +25,7 @@ run: build
 # test runs every suite; integration suites need PostgreSQL, Redis and
 # Prometheus (see README) and fail under CI=true when one is unreachable.
 test:
-	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)
