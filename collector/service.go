@@ -102,6 +102,7 @@ func NewService(config []byte, opts ...ServiceOption) *Service {
 // `otelcol validate` does.
 func Validate(ctx context.Context, config []byte) error {
 	set := Settings("validate", "yaml:"+string(config))
+	set.Factories = ValidationComponents
 	set.LoggingOptions = []zap.Option{zap.WrapCore(func(zapCore) zapCore { return nopCore{} })}
 	col, err := otelcol.NewCollector(set)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoenix/platform/collector"
+
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -31,7 +33,7 @@ func TestComposedConfigRuns(t *testing.T) {
 
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
 		BuildInfo: component.NewDefaultBuildInfo(),
-		Factories: components,
+		Factories: collector.Components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
 			URIs:              []string{"yaml:" + string(doc)},
 			ProviderFactories: []confmap.ProviderFactory{yamlprovider.NewFactory()},

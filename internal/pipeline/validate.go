@@ -28,7 +28,7 @@ var reservedProcessors = map[string]string{
 }
 
 // components returns the factories of the Phoenix collector distribution.
-var components = sync.OnceValues(collector.Components)
+var components = sync.OnceValues(collector.ValidationComponents)
 
 // factories returns the distribution's factories or wraps the error.
 func factories() (otelcol.Factories, error) {
