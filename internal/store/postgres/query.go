@@ -1,12 +1,13 @@
 package postgres
 
 import (
-	"bufio"
 	"embed"
 	"fmt"
 	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/phoenix/platform/internal/store/sqlfile"
 )
 
 //go:embed query/*.sql
@@ -28,62 +29,11 @@ func query(name string) string {
 // mustLoadQueries parses the embedded query files; they are part of the
 // binary, so a malformed file is a build defect.
 func mustLoadQueries(fsys fs.FS) map[string]string {
-	m, err := loadQueries(fsys)
+	m, err := sqlfile.Queries(fsys, "query/*.sql")
 	if err != nil {
 		panic(err)
 	}
 	return m
-}
-
-// loadQueries reads named blocks from every .sql file under query/. A block
-// starts at a "-- name: x" line; other comment lines are dropped; the text is
-// trimmed of surrounding space and a final semicolon.
-func loadQueries(fsys fs.FS) (map[string]string, error) {
-	files, err := fs.Glob(fsys, "query/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string)
-	for _, f := range files {
-		data, err := fs.ReadFile(fsys, f)
-		if err != nil {
-			return nil, err
-		}
-		var name string
-		var b strings.Builder
-		flush := func() error {
-			if name == "" {
-				return nil
-			}
-			if _, dup := out[name]; dup {
-				return fmt.Errorf("%s: query %q defined twice", f, name)
-			}
-			out[name] = strings.TrimSuffix(strings.TrimSpace(b.String()), ";")
-			b.Reset()
-			return nil
-		}
-		sc := bufio.NewScanner(strings.NewReader(string(data)))
-		for sc.Scan() {
-			line := sc.Text()
-			trimmed := strings.TrimSpace(line)
-			if n, ok := strings.CutPrefix(trimmed, "-- name:"); ok {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-				name = strings.TrimSpace(n)
-				continue
-			}
-			if strings.HasPrefix(trimmed, "--") || name == "" {
-				continue
-			}
-			b.WriteString(line)
-			b.WriteByte('\n')
-		}
-		if err := flush(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // Queries of every method, resolved once at start.
