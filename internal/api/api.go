@@ -14,7 +14,6 @@ import (
 	"github.com/phoenix/platform/internal/experiment"
 	"github.com/phoenix/platform/internal/pipeline"
 	"github.com/phoenix/platform/internal/store"
-	"github.com/phoenix/platform/internal/telemetry"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -28,7 +27,6 @@ type Deps struct {
 	Catalog       *pipeline.Catalog
 	Authenticator *auth.Authenticator
 	Authorizer    *auth.Authorizer
-	Metrics       *telemetry.Metrics
 	Logger        *slog.Logger
 	// Analysis returns the current analysis of an experiment (interim while
 	// it runs); nil serves the stored result only.
