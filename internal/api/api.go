@@ -12,6 +12,8 @@ import (
 
 	"github.com/phoenix/platform/internal/auth"
 	"github.com/phoenix/platform/internal/experiment"
+	"github.com/phoenix/platform/internal/fleet"
+	"github.com/phoenix/platform/internal/metrics"
 	"github.com/phoenix/platform/internal/pipeline"
 	"github.com/phoenix/platform/internal/store"
 )
@@ -31,8 +33,14 @@ type Deps struct {
 	// Analysis returns the current analysis of an experiment (interim while
 	// it runs); nil serves the stored result only.
 	Analysis func(ctx context.Context, exp *experiment.Experiment) (any, error)
-	// Fleet applies deployment changes to agents; nil stores them only.
+	// Fleet applies deployment changes to agents and answers what hosts
+	// run; nil stores deployments only and serves no hosts.
 	Fleet Fleet
+	// Measurements are read for the hosts' figures; nil leaves them out.
+	Measurements metrics.Source
+	// RateWindow is the range of rate() in the hosts' figures; it must hold
+	// at least two measurement intervals (0 = one minute).
+	RateWindow time.Duration
 	// OnTokenRevoked is called after an enrollment token is revoked, so the
 	// fleet can disconnect the agents that enrolled with it.
 	OnTokenRevoked func(tenantID, tokenID string)
@@ -48,6 +56,12 @@ type Fleet interface {
 	Reconcile(ctx context.Context, tenantID string) error
 	// Rollback returns a deployment's hosts to the previous deployment.
 	Rollback(ctx context.Context, tenantID, id, actor string) (*store.Deployment, error)
+	// Hosts returns what every host with a connected agent runs.
+	Hosts(ctx context.Context, tenantID string) ([]fleet.HostStatus, error)
+	// Status returns what one host runs; NOT_FOUND for a host never seen.
+	Status(ctx context.Context, tenantID, host string) (*fleet.HostStatus, error)
+	// HostConfig returns the collector configuration computed for a host.
+	HostConfig(ctx context.Context, tenantID, host string) (*fleet.HostConfig, error)
 }
 
 // API is the REST API. Build it with New and mount Handler.

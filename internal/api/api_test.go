@@ -311,6 +311,7 @@ func TestTenantIsolation(t *testing.T) {
 		_, err := e.st.AgentUpsert(context.Background(), &store.AgentUpsertParams{TenantID: tenantOf(t, e, e.keyA), InstanceUID: "agent-a", HostName: "web-1", Connected: true, SeenAt: time.Now()})
 		require.NoError(t, err)
 		ids["agent"] = "agent-a"
+		ids["host"] = "web-1"
 
 		// Every route that names a resource, tried by tenant B.
 		seen := 0
@@ -324,7 +325,7 @@ func TestTenantIsolation(t *testing.T) {
 			}
 			id, ok := ids[kind]
 			require.True(t, ok, "no %s created for %s", kind, rt.Path)
-			path := strings.ReplaceAll(rt.Path, "{id}", id)
+			path := strings.ReplaceAll(strings.ReplaceAll(rt.Path, "{id}", id), "{host}", id)
 			body := any(nil)
 			if rt.Method == "PATCH" {
 				body = map[string]any{"name": "stolen", "version": 1}
@@ -337,7 +338,7 @@ func TestTenantIsolation(t *testing.T) {
 			seen++
 		}
 		require.Greater(t, seen, 10)
-		for _, p := range []string{"/api/v1/experiments", "/api/v1/pipelines", "/api/v1/deployments", "/api/v1/agents", "/api/v1/tokens", "/api/v1/audit"} {
+		for _, p := range []string{"/api/v1/experiments", "/api/v1/pipelines", "/api/v1/deployments", "/api/v1/agents", "/api/v1/hosts", "/api/v1/tokens", "/api/v1/audit"} {
 			r := e.do(e.keyB, "GET", p, nil)
 			require.Equal(t, http.StatusOK, r.status, p)
 			for _, id := range ids {
@@ -358,7 +359,7 @@ func tenantOf(t *testing.T, e *env, key string) string {
 func kindOf(path string) string {
 	seg := strings.Split(strings.TrimPrefix(path, "/api/v1/"), "/")[0]
 	return map[string]string{"experiments": "experiment", "pipelines": "pipeline", "deployments": "deployment",
-		"agents": "agent", "apikeys": "apikey", "tokens": "token", "catalog": "catalog"}[seg]
+		"agents": "agent", "hosts": "host", "apikeys": "apikey", "tokens": "token", "catalog": "catalog"}[seg]
 }
 
 func TestIdempotencyKey(t *testing.T) {

@@ -8,6 +8,7 @@ func (a *API) table() []*route {
 	rs = append(rs, a.pipelineRoutes()...)
 	rs = append(rs, a.deploymentRoutes()...)
 	rs = append(rs, a.agentRoutes()...)
+	rs = append(rs, a.hostRoutes()...)
 	rs = append(rs, a.keyRoutes()...)
 	rs = append(rs, a.settingsRoutes()...)
 	return rs

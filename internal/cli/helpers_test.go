@@ -62,9 +62,19 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil)
+}
+
+// newTestEnvWith is newTestEnv with the server configuration adjusted by
+// tweak (nil: the defaults).
+func newTestEnvWith(t *testing.T, tweak func(*server.Config)) *testEnv {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, server.Options{LogOutput: io.Discard, Deployer: stuckDeployer{}, Analyzer: noAnalyzer{}})
 	require.NoError(t, err)

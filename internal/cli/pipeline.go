@@ -24,7 +24,8 @@ the active pipeline, to the hosts whose agent labels a selector matches.`)
 	addClientFlags(cmd.PersistentFlags())
 	registerOutputCompletion(cmd)
 	cmd.AddCommand(newPipelineListCommand(), newPipelineShowCommand(), newPipelineValidateCommand(),
-		newPipelineDeployCommand(), newPipelineStatusCommand(), newDeploymentRollbackCommand("rollback DEPLOYMENT"))
+		newPipelineDeployCommand(), newPipelineStatusCommand(), newPipelineGetConfigCommand(),
+		newDeploymentRollbackCommand("rollback DEPLOYMENT"))
 	return cmd
 }
 
@@ -332,30 +333,6 @@ func pipelineRef(r experiment.PipelineRef) string {
 		return r.Name
 	}
 	return r.Name + " (" + fmtMap(r.Params) + ")"
-}
-
-func newPipelineStatusCommand() *cobra.Command {
-	var (
-		selector, states []string
-		pipelineName     string
-	)
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "List deployments: which pipeline each host group runs, and how far its rollout got",
-		Args:  usageArgs(cobra.NoArgs),
-	}
-	f := cmd.Flags()
-	f.StringArrayVar(&selector, "selector", nil, "only deployments whose selector has this KEY=VALUE (repeatable)")
-	f.StringSliceVar(&states, "state", nil, "only deployments in these states (pending, rolling_out, active, paused, failed, rolled_back, superseded)")
-	f.StringVar(&pipelineName, "pipeline", "", "only deployments of this pipeline")
-	cmd.RunE = runE(func(a *app, _ []string) error {
-		sel, err := parsePairs("selector", selector)
-		if err != nil {
-			return err
-		}
-		return listDeployments(a, client.DeploymentListParams{States: states, Pipeline: pipelineName, Limit: 500}, sel)
-	})
-	return cmd
 }
 
 // listDeployments renders the deployments matching p whose selector

@@ -140,11 +140,11 @@ func TestPipelineAndDeploymentCommands(t *testing.T) {
 			return err == nil && d.State == "active"
 		}, 15*time.Second, 20*time.Millisecond, "deployment %s never became active", id)
 	}
-	r = s.run("pipeline", "status")
+	r = s.run("deployment", "list")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "env=prod")
 	require.Contains(t, r.stdout, "host.name=web-9")
-	r = s.run("pipeline", "status", "--selector", "env=prod", "-o", "json")
+	r = s.run("deployment", "list", "--pipeline", "process-topk-v1", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var list struct {
 		Items []struct {
@@ -159,9 +159,18 @@ func TestPipelineAndDeploymentCommands(t *testing.T) {
 	require.Len(t, list.Items, 1)
 	require.Equal(t, first, list.Items[0].ID)
 	require.Equal(t, 2, list.Items[0].Rollout.BatchSize)
-	r = s.run("pipeline", "status", "--selector", "env=staging")
+	r = s.run("deployment", "list", "--state", "failed")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "No deployments.")
+	r = s.run("pipeline", "status")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "No hosts with a connected agent.")
+	r = s.run("pipeline", "get-config")
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, "--host HOST is required")
+	r = s.run("pipeline", "get-config", "--host", "web-9")
+	require.Equal(t, ExitFailed, r.code)
+	require.Contains(t, r.stderr, "NOT_FOUND")
 
 	// A deployment that replaced another is rolled back to it.
 	second, err := te.srv.Store().DeploymentCreate(ctx, &store.DeploymentCreateParams{

@@ -106,16 +106,24 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 
 	catalog := pipeline.Default()
 	authn := auth.NewAuthenticator(st, auth.Settings{Logger: s.log})
+	// Listen before anything derives the external URL from the address,
+	// so that a listen address with port 0 advertises the bound port.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s.listener = ln
 	external := cfg.ExternalURL
 	if external == "" {
-		external = "http://" + cfg.Listen
+		external = "http://" + ln.Addr().String()
 	}
 
 	// Measurements: the embedded TSDB always serves ingest and the
 	// Prometheus query API; analysis reads it or an external source.
 	s.measurements, err = metrics.Open(filepath.Join(cfg.DataDir, "measurements"), metrics.Options{Retention: cfg.MetricsRetention})
 	if err != nil {
-		s.closeStore()
+		s.close()
 		return nil, fmt.Errorf("open measurement store: %w", err)
 	}
 	var source metrics.Source = s.measurements
@@ -190,7 +198,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	if cfg.RedisURL != "" {
 		ro, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
-			s.closeStore()
+			s.close()
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
 		s.redis = redis.NewClient(ro)
@@ -199,12 +207,13 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 
 	authz, err := auth.NewAuthorizer()
 	if err != nil {
-		s.closeStore()
+		s.close()
 		return nil, fmt.Errorf("load access policy: %w", err)
 	}
 	s.api = api.New(api.Deps{
 		Store: st, Experiments: s.svc, Catalog: catalog, Authenticator: authn, Authorizer: authz,
 		Logger: s.log, Version: version.Version, Analysis: report, Fleet: s.fleet, OnTokenRevoked: s.fleet.RevokeToken,
+		Measurements: source, RateWindow: max(4*cfg.CollectionInterval, time.Minute),
 	})
 
 	s.mux = http.NewServeMux()
@@ -219,12 +228,6 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 		s.health.Add(health.HTTPCheck("metrics-source", strings.TrimSuffix(cfg.MetricsSourceURL, "/")+"/-/ready", 5*time.Second))
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		s.closeStore()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	s.listener = ln
 	s.http = &http.Server{
 		Handler:           telemetry.Middleware(s.mux, nil, own, s.log),
 		ConnContext:       s.fleet.ConnContext,
@@ -384,6 +387,9 @@ func (s *Server) closeStore() {
 
 // close releases what New opened when it fails part way.
 func (s *Server) close() {
+	if s.listener != nil {
+		_ = s.listener.Close()
+	}
 	if s.measurements != nil {
 		_ = s.measurements.Close()
 	}

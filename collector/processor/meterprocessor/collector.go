@@ -11,10 +11,11 @@ import (
 )
 
 // Names of the measurements: the pipeline figures of the measurement contract
-// in ARCHITECTURE.md plus input data points and the missing critical
-// processes.
+// in ARCHITECTURE.md plus input data points, input processes and the missing
+// critical processes.
 const (
 	MetricInputSeries       = "phoenix_pipeline_input_series"
+	MetricInputProcesses    = "phoenix_pipeline_input_processes"
 	MetricInputDatapoints   = "phoenix_pipeline_input_datapoints_total"
 	MetricOutputSeries      = "phoenix_pipeline_output_series"
 	MetricOutputDatapoints  = "phoenix_pipeline_output_datapoints_total"
@@ -64,6 +65,7 @@ type counters struct {
 // seen, exposing them while an instance of the owning stage is live.
 type meterCollector struct {
 	inputSeries, outputSeries          *prometheus.Desc
+	inputProcesses                     *prometheus.Desc
 	inputDatapoints, outputDatapoints  *prometheus.Desc
 	outputBytes, processingSeconds     *prometheus.Desc
 	criticalExpected, criticalRetained *prometheus.Desc
@@ -83,6 +85,7 @@ func newMeterCollector() *meterCollector {
 	}
 	return &meterCollector{
 		inputSeries:       d(MetricInputSeries, "Distinct series seen by the input stage of a pipeline within the active window."),
+		inputProcesses:    d(MetricInputProcesses, "Process resources (those naming an executable) in the input of the latest call that carried any."),
 		inputDatapoints:   d(MetricInputDatapoints, "Data points received by a pipeline."),
 		outputSeries:      d(MetricOutputSeries, "Distinct series seen by the output stage of a pipeline within the active window."),
 		outputDatapoints:  d(MetricOutputDatapoints, "Data points a pipeline would send."),
@@ -146,7 +149,7 @@ func (c *meterCollector) stop(m *meter) {
 // Describe implements prometheus.Collector.
 func (c *meterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.inputSeries, c.inputDatapoints, c.outputSeries, c.outputDatapoints, c.outputBytes,
+		c.inputSeries, c.inputProcesses, c.inputDatapoints, c.outputSeries, c.outputDatapoints, c.outputBytes,
 		c.criticalExpected, c.criticalRetained, c.criticalMissing, c.processingSeconds,
 	} {
 		ch <- d

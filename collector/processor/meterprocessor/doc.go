@@ -32,6 +32,9 @@
 //   - phoenix_pipeline_input_series, phoenix_pipeline_output_series: distinct
 //     series (metric name + resource attributes + data point attributes) seen
 //     by the stage within active_window.
+//   - phoenix_pipeline_input_processes: process resources (those naming an
+//     executable) in the input of the latest call of that host that carried
+//     any: the host's process count as the pipeline sees it.
 //   - phoenix_pipeline_input_datapoints_total,
 //     phoenix_pipeline_output_datapoints_total: data points.
 //   - phoenix_pipeline_output_bytes_total: estimated OTLP protobuf bytes, the

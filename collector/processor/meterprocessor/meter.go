@@ -93,6 +93,9 @@ type hostBatch struct {
 	bytes    uint64
 	expected int
 	retained int
+	// processes counts the process resources (those naming an
+	// executable) of an input-stage call.
+	processes int
 	missing  []string
 }
 
@@ -130,7 +133,7 @@ func (w *walk) batch(host string) *hostBatch {
 	b := &w.batches[w.n]
 	b.host = host
 	b.hashes = b.hashes[:0]
-	b.bytes, b.expected, b.retained = 0, 0, 0
+	b.bytes, b.expected, b.retained, b.processes = 0, 0, 0, 0
 	b.missing = b.missing[:0]
 	w.index[host] = w.n
 	w.last = w.n
@@ -160,6 +163,10 @@ type hostState struct {
 	expected    int
 	retained    int
 	missing     []string
+
+	// processes is the number of process resources in the latest
+	// input-stage call that carried any.
+	processes int
 }
 
 // meter is one phoenix_meter instance.
@@ -351,6 +358,9 @@ func (m *meter) walk(md pmetric.Metrics, w *walk, st *callState) {
 			}
 			continue
 		}
+		if ri.name != "" {
+			hb.processes++
+		}
 		if st == nil || st.expected == nil || ri.name == "" || !m.isCritical(ri.name, ri.nameHash, w) {
 			continue
 		}
@@ -445,6 +455,9 @@ func (m *meter) commit(w *walk, nowN int64) {
 		n := uint64(len(hb.hashes))
 		if m.stage == StageInput {
 			hs.counters.inputDatapoints.Add(n)
+			if hb.processes > 0 {
+				hs.processes = hb.processes
+			}
 		} else {
 			hs.counters.outputDatapoints.Add(n)
 			hs.counters.outputBytes.Add(hb.bytes)
@@ -543,6 +556,9 @@ func (m *meter) collect(c *meterCollector, ch chan<- prometheus.Metric) {
 			continue
 		}
 		emit(ch, c.inputSeries, prometheus.GaugeValue, float64(hs.series.len()), lv...)
+		if hs.processes > 0 {
+			emit(ch, c.inputProcesses, prometheus.GaugeValue, float64(hs.processes), lv...)
+		}
 		if !hs.hasCritical {
 			continue
 		}

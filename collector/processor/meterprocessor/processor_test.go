@@ -50,6 +50,7 @@ func TestPipelineFigures(t *testing.T) {
 	fs := figures(t, reg)
 	k := func(name string, extra ...string) string { return key(name, "host-a", "42", "candidate", extra...) }
 	require.Equal(t, 140.0, fs[k(MetricInputSeries)], dumpFigures(fs))
+	require.Equal(t, 20.0, fs[k(MetricInputProcesses)])
 	require.Equal(t, 140.0, fs[k(MetricInputDatapoints)])
 	require.Equal(t, 126.0, fs[k(MetricOutputSeries)])
 	require.Equal(t, 126.0, fs[k(MetricOutputDatapoints)])
@@ -60,7 +61,7 @@ func TestPipelineFigures(t *testing.T) {
 	require.Contains(t, fs, k(MetricProcessingSeconds))
 	require.GreaterOrEqual(t, fs[k(MetricProcessingSeconds)], 0.0)
 	// The figures carry exactly host, experiment and variant (plus process).
-	require.Len(t, fs, 9, dumpFigures(fs))
+	require.Len(t, fs, 10, dumpFigures(fs))
 
 	// Next scrape: postgres survives again; its missing series goes away.
 	dropPostgres.Store(false)
@@ -90,6 +91,8 @@ func TestHostLabelFromResourceOrConfig(t *testing.T) {
 	fs := figures(t, reg)
 	require.Equal(t, 21.0, fs[key(MetricInputSeries, "host-b", "", "active")], dumpFigures(fs))
 	require.Equal(t, 7.0, fs[key(MetricInputSeries, "cfg-host", "", "active")])
+	require.Equal(t, 3.0, fs[key(MetricInputProcesses, "host-b", "", "active")])
+	require.Equal(t, 1.0, fs[key(MetricInputProcesses, "cfg-host", "", "active")])
 	require.Equal(t, 3.0, fs[key(MetricCriticalExpected, "host-b", "", "active")])
 	require.Equal(t, 3.0, fs[key(MetricCriticalRetained, "host-b", "", "active")])
 	require.Equal(t, 1.0, fs[key(MetricCriticalExpected, "cfg-host", "", "active")])
