@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/phoenix/platform/internal/experiment"
@@ -105,6 +106,10 @@ type Settings struct {
 	// 0 fall back to the number of target hosts named in the spec, or else
 	// the number of hosts with data.
 	FleetSize func(ctx context.Context, exp *experiment.Experiment) (int, error)
+	// Disconnected returns the experiment's target hosts whose agents
+	// have all disconnected since it started; nil reports none. An error
+	// is noted in the report's explanation, not fatal.
+	Disconnected func(ctx context.Context, exp *experiment.Experiment) ([]DisconnectedHost, error)
 }
 
 // Analyzer reads an experiment's measurements from a metrics.Source and
@@ -267,6 +272,17 @@ func (a *Analyzer) Report(ctx context.Context, exp *experiment.Experiment, final
 	used, unpaired, missing := hostCoverage(spec.Target.Hosts, m, series)
 	r.Hosts = Hosts{Expected: nonNil(spec.Target.Hosts), Used: nonNil(used), Unpaired: nonNil(unpaired), Missing: nonNil(missing)}
 	r.Hosts.Fleet = a.fleetSize(ctx, exp, len(spec.Target.Hosts), len(used))
+	r.Hosts.Disconnected = []DisconnectedHost{}
+	var disconnectedNote string
+	if a.set.Disconnected != nil {
+		gone, err := a.set.Disconnected(ctx, exp)
+		if err != nil {
+			disconnectedNote = fmt.Sprintf(" Which agents disconnected is unknown: %v.", err)
+		} else if len(gone) > 0 {
+			r.Hosts.Disconnected = gone
+			disconnectedNote = disconnectedSentence(gone)
+		}
+	}
 	r.PerHost = perHost(kpiPairs, cs, opts.level)
 
 	// Cost.
@@ -288,7 +304,7 @@ func (a *Analyzer) Report(ctx context.Context, exp *experiment.Experiment, final
 	}
 	d := decide(ev)
 	r.Verdict, r.Decided, r.Reasons, r.Needs = d.verdict, d.decided, d.reasons, d.needs
-	r.Explanation = d.summary + a.costSentence(r)
+	r.Explanation = d.summary + disconnectedNote + a.costSentence(r)
 	if r.Reasons == nil {
 		r.Reasons = []string{}
 	}
@@ -312,6 +328,15 @@ func (a *Analyzer) fleetSize(ctx context.Context, exp *experiment.Experiment, ta
 		return targets
 	}
 	return used
+}
+
+// disconnectedSentence names the hosts that went away mid-experiment.
+func disconnectedSentence(gone []DisconnectedHost) string {
+	parts := make([]string, len(gone))
+	for i, g := range gone {
+		parts[i] = fmt.Sprintf("%s (last seen %s)", g.Host, g.LastSeenAt.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf(" Disconnected mid-experiment: %s; their data up to then is used.", strings.Join(parts, ", "))
 }
 
 // cost prices both variants under each of the tenant's profiles.

@@ -82,8 +82,13 @@ func TestAnalyzePromote(t *testing.T) {
 	r, an, src := run(t, []hostSim{host("host-a"), host("host-b")}, []string{"host-a", "host-b"},
 		10*time.Minute, 11*time.Minute, true, Settings{
 			FleetSize: func(context.Context, *experiment.Experiment) (int, error) { return 200, nil },
+			Disconnected: func(context.Context, *experiment.Experiment) ([]DisconnectedHost, error) {
+				return []DisconnectedHost{{Host: "host-b", LastSeenAt: t0.Add(9 * time.Minute)}}, nil
+			},
 		})
 	require.Equal(t, experiment.VerdictPromote, an.Verdict, r.Explanation)
+	require.Equal(t, []DisconnectedHost{{Host: "host-b", LastSeenAt: t0.Add(9 * time.Minute)}}, r.Hosts.Disconnected)
+	require.Contains(t, r.Explanation, "Disconnected mid-experiment: host-b (last seen "+t0.Add(9*time.Minute).UTC().Format(time.RFC3339)+"); their data up to then is used.")
 	require.True(t, an.Decided)
 	require.True(t, strings.HasPrefix(r.Explanation, "Promote: output series reduced by 60."), r.Explanation)
 	require.Empty(t, r.Needs)

@@ -149,8 +149,18 @@ type Hosts struct {
 	Unpaired []string `json:"unpaired"`
 	// Missing are expected hosts that sent nothing.
 	Missing []string `json:"missing"`
+	// Disconnected are target hosts whose agents disconnected after the
+	// experiment started; their data up to then is used.
+	Disconnected []DisconnectedHost `json:"disconnected"`
 	// Fleet is the number of hosts the costs are extrapolated to.
 	Fleet int `json:"fleet"`
+}
+
+// DisconnectedHost is a target host whose agents went away mid-experiment.
+type DisconnectedHost struct {
+	Host string `json:"host"`
+	// LastSeenAt is when its last agent was last heard from.
+	LastSeenAt time.Time `json:"last_seen_at"`
 }
 
 // KPI is one measured quantity of both variants.

@@ -164,6 +164,13 @@ func writeReport(w io.Writer, e *api.Experiment, r *client.Analysis) error {
 	if len(r.Hosts.Missing) > 0 {
 		row(tw, "Missing hosts:", strings.Join(r.Hosts.Missing, ", "))
 	}
+	for i, d := range r.Hosts.Disconnected {
+		label := ""
+		if i == 0 {
+			label = "Disconnected:"
+		}
+		row(tw, label, d.Host+" (last seen "+fmtTime(d.LastSeenAt)+"; its data up to then is used)")
+	}
 	c := r.Criteria
 	row(tw, "Criteria:", fmt.Sprintf("series reduction >= %s, overhead <= %s cores, critical retention >= %s, confidence %s",
 		fmtPct(c.MinReduction), fmtCores(c.MaxOverhead), fmtPct(c.CriticalRetention), fmtPct(c.ConfidenceLevel)))

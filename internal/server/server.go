@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -172,6 +171,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 			FleetSize: func(ctx context.Context, exp *experiment.Experiment) (int, error) {
 				return countAgents(ctx, st, exp.TenantID, exp.Spec.Target)
 			},
+			Disconnected: func(ctx context.Context, exp *experiment.Experiment) ([]analysis.DisconnectedHost, error) {
+				return disconnectedHosts(ctx, st, exp)
+			},
 		})
 		if err != nil {
 			s.close()
@@ -280,27 +282,6 @@ func experimentsByState(ctx context.Context, st store.Store) (map[string]int, er
 		out[e.State]++
 	}
 	return out, nil
-}
-
-// countAgents counts the tenant's agents a target selects: the fleet size
-// the cost model extrapolates a saving to.
-func countAgents(ctx context.Context, st store.Store, tenantID string, target experiment.Target) (int, error) {
-	n, cursor := 0, ""
-	for {
-		page, err := st.AgentList(ctx, &store.AgentListParams{TenantID: tenantID, Cursor: cursor, Limit: store.MaxPageLimit})
-		if err != nil {
-			return 0, fmt.Errorf("count agents: %w", err)
-		}
-		for _, a := range page.Items {
-			if slices.Contains(target.Hosts, a.HostName) || (len(target.Selector) > 0 && fleet.Matches(target.Selector, a.Labels)) {
-				n++
-			}
-		}
-		if page.NextCursor == "" {
-			return n, nil
-		}
-		cursor = page.NextCursor
-	}
 }
 
 // Addr is the address the server listens on.
