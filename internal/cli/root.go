@@ -28,5 +28,6 @@ func NewRoot() *cobra.Command {
 	root.AddCommand(newAgentCommand())
 	root.AddCommand(newAPIKeyCommand())
 	root.AddCommand(newTokenCommand())
+	root.AddCommand(newLoadsimCommand())
 	return root
 }
