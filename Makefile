@@ -9,7 +9,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 30m
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test test-short bench lint fuzz clean
+.PHONY: all build run test test-short bench bench-fanout overhead lint fuzz clean
 
 all: build
 
@@ -33,7 +33,18 @@ test-short:
 # bench prints the figures the issues promise (ns per data point, data
 # points per second, and the OTTL comparison run in the same benchmark).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./collector/...
+	$(GO) test -run '^$$' -bench . -skip '^BenchmarkFanOut$$' -benchmem ./collector/...
+
+# bench-fanout prints the CPU of one scrape fanned out to baseline and
+# candidate against two collectors each scraping for one variant, same
+# host, same load, same run (about a minute).
+bench-fanout:
+	$(GO) test -run '^$$' -bench '^BenchmarkFanOut$$' -benchtime 1x ./collector/
+
+# overhead prints the agent's CPU and memory on this host running the
+# baseline pipeline (PRD AT-P10) and fails above 5% of a core or 100 MiB.
+overhead:
+	$(GO) test -count=1 -run '^TestOverhead$$' ./internal/agent -overhead -v | grep -E 'overhead|CPU|RSS|FAIL|ok'
 
 lint:
 	$(GO) vet $(PKGS)

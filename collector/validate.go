@@ -19,10 +19,20 @@ func ValidationComponents() (otelcol.Factories, error) {
 	if err != nil {
 		return f, err
 	}
+	return ValidationFactories(f), nil
+}
+
+// ValidationFactories returns f with every receiver built as a no-op, its
+// configuration still decoded and validated, for validating configs of a
+// custom set of components the way ValidationComponents does for the
+// distribution. f's receiver map is not modified.
+func ValidationFactories(f otelcol.Factories) otelcol.Factories {
+	rs := make(map[component.Type]receiver.Factory, len(f.Receivers))
 	for typ, rf := range f.Receivers {
-		f.Receivers[typ] = validationReceiver(typ, rf)
+		rs[typ] = validationReceiver(typ, rf)
 	}
-	return f, nil
+	f.Receivers = rs
+	return f
 }
 
 // validationReceiver keeps the key the factory is registered under as its

@@ -73,7 +73,7 @@ capabilities CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (see docs/agent.md).`,
 	f.StringArrayVar(&labels, "label", nil, "label k=v reported as an agent attribute (repeatable)")
 	f.StringVar(&cfg.StateDir, "state-dir", DefaultStateDir, "directory of the instance UID and the last-known-good configuration")
 	f.StringVar(&cfg.HostName, "host-name", "", "host name to report (default: the system host name)")
-	f.DurationVar(&cfg.GracePeriod, "grace-period", DefaultGracePeriod, "time a new configuration has to produce measurements before it is rolled back")
+	f.DurationVar(&cfg.GracePeriod, "grace-period", DefaultGracePeriod, "probation of a new configuration: a stop within it rolls it back (measurements are due within the first scrape interval)")
 	f.DurationVar(&cfg.StartTimeout, "start-timeout", DefaultStartTimeout, "time one collector may take to start")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")

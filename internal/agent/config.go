@@ -21,9 +21,9 @@ const (
 	// DefaultStateDir holds the instance UID and the last-known-good
 	// configuration.
 	DefaultStateDir = "/var/lib/phoenix-agent"
-	// DefaultGracePeriod is how long a new configuration has to produce
-	// measurements (and to keep running) before it becomes the
-	// last-known-good.
+	// DefaultGracePeriod is how long a new configuration has to keep
+	// running (and, when its scrape interval is unknown, to produce
+	// measurements) before it becomes the last-known-good.
 	DefaultGracePeriod = 30 * time.Second
 	// DefaultStartTimeout bounds the start of one collector. A failed
 	// start and the start of the last-known-good that follows it stay
@@ -69,8 +69,11 @@ type Config struct {
 	StateDir string
 	// HostName is the host.name the agent reports ("" = os.Hostname).
 	HostName string
-	// GracePeriod is how long a new configuration has to produce
-	// measurements before it is rolled back (0 = DefaultGracePeriod).
+	// GracePeriod is how long a new configuration is on probation (0 =
+	// DefaultGracePeriod): a stop within it rolls the configuration back,
+	// and so does a measured pipeline that has produced nothing by its
+	// end. Measured pipelines with a known scrape interval must produce
+	// within their first interval (see the package doc).
 	GracePeriod time.Duration
 	// StartTimeout bounds the start of one collector (0 =
 	// DefaultStartTimeout).

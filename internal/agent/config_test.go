@@ -114,11 +114,41 @@ func TestMeasuredPipelines(t *testing.T) {
 	require.NoError(t, err)
 	m, err := measuredPipelines(cfg)
 	require.NoError(t, err)
-	require.Equal(t, map[string]meterID{"metrics/active": {variant: "active"}}, m)
+	require.Equal(t, map[string]measured{"metrics/active": {
+		out: meterID{variant: "active"}, in: meterID{variant: "active"}, hasIn: true,
+		interval: 10 * time.Second, delay: defaultInitialDelay, settle: settleTime,
+	}}, m, "the batch processor after the output meter does not count")
+	require.Equal(t, 10*time.Second, scrapeInterval(m))
 
 	m, err = measuredPipelines([]byte(testConfig{host: "h", variant: "v1", drop: true}.yaml()))
 	require.NoError(t, err)
-	require.Equal(t, map[string]meterID{"metrics/v1": {variant: "v1"}}, m)
+	require.Equal(t, map[string]measured{"metrics/v1": {
+		out: meterID{variant: "v1"}, in: meterID{variant: "v1"}, hasIn: true,
+		interval: time.Second, delay: defaultInitialDelay, settle: settleTime,
+	}}, m)
+
+	m, err = measuredPipelines([]byte(`
+receivers:
+  hostmetrics/slow: {collection_interval: 30s, initial_delay: 0s}
+  hostmetrics/fast: {collection_interval: 5s, initial_delay: 2s}
+  otlp: {}
+processors:
+  batch/a: {timeout: 3s}
+  batch/b: {}
+  phoenix_meter/in: {stage: input, experiment: e, variant: c}
+  phoenix_meter/out: {stage: output, experiment: e, variant: c}
+service:
+  pipelines:
+    metrics/a: {receivers: [hostmetrics/slow, hostmetrics/fast], processors: [batch/a, phoenix_meter/in, batch/b, phoenix_meter/out], exporters: [e]}
+    metrics/b: {receivers: [otlp], processors: [batch/a, phoenix_meter/out], exporters: [e]}
+`))
+	require.NoError(t, err)
+	require.Equal(t, map[string]measured{
+		"metrics/a": {out: meterID{"e", "c"}, in: meterID{"e", "c"}, hasIn: true,
+			interval: 5 * time.Second, delay: 2 * time.Second, settle: settleTime + defaultBatchTimeout},
+		"metrics/b": {out: meterID{"e", "c"}, settle: settleTime + 3*time.Second},
+	}, m, "the fastest receiver sets the interval; only batches after the input meter count")
+	require.Equal(t, 5*time.Second, scrapeInterval(m))
 
 	m, err = measuredPipelines([]byte(`
 processors:
@@ -145,7 +175,7 @@ func TestRemoteConfigErrors(t *testing.T) {
 }
 
 func TestSilentPipelines(t *testing.T) {
-	meters := map[string]meterID{"metrics/a": {variant: "a"}, "metrics/b": {experiment: "e", variant: "candidate"}}
+	meters := map[string]measured{"metrics/a": {out: meterID{variant: "a"}}, "metrics/b": {out: meterID{experiment: "e", variant: "candidate"}}}
 	base := map[meterID]float64{{variant: "a"}: 10}
 	require.Equal(t, []string{"metrics/a", "metrics/b"}, silentPipelines(meters, base, map[meterID]float64{{variant: "a"}: 10}))
 	require.Equal(t, []string{"metrics/b"}, silentPipelines(meters, base, map[meterID]float64{{variant: "a"}: 11}))
@@ -191,7 +221,8 @@ func TestStatePersistsUIDAndLastKnownGood(t *testing.T) {
 	require.Equal(t, c.collector, got.collector)
 	require.Equal(t, c.phoenixRaw, got.phoenixRaw)
 	require.Equal(t, "http://p/w", got.phoenix.RemoteWriteURL)
-	require.Equal(t, map[string]meterID{"metrics/v": {variant: "v"}}, got.meters)
+	require.Equal(t, c.meters, got.meters)
+	require.Contains(t, got.meters, "metrics/v")
 
 	// A damaged file is refused.
 	path := filepath.Join(dir, lkgFile)
@@ -284,4 +315,59 @@ func TestAgentBadInitialConfigFailsRun(t *testing.T) {
 		InitialConfig: []byte("receivers: {nope: {}}\n")}, Settings{Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.ErrorContains(t, a.Run(t.Context()), "start the initial configuration")
+}
+
+// TestLatePipelines follows the first scrape interval of a new collector:
+// when each measured pipeline counts as producing nothing.
+func TestLatePipelines(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	withIn := measured{out: meterID{variant: "a"}, in: meterID{variant: "a-in"}, hasIn: true, interval: 5 * time.Second, delay: time.Second, settle: settleTime}
+	noIn := measured{out: meterID{variant: "b"}, interval: 5 * time.Second, delay: time.Second, settle: settleTime}
+	unknown := measured{out: meterID{variant: "c"}, hasIn: true, in: meterID{variant: "c-in"}, settle: settleTime}
+	type poll struct {
+		at   time.Duration
+		in   float64 // input counter of every input meter
+		late []string
+	}
+	for _, tc := range []struct {
+		name  string
+		m     measured
+		polls []poll
+	}{
+		{"input meter: late once the second scrape has settled", withIn, []poll{
+			{at: 500 * time.Millisecond, in: 0},
+			{at: 1200 * time.Millisecond, in: 10},                      // first scrape
+			{at: 6400 * time.Millisecond, in: 10},                      // past delay+interval+settle: still waiting for the second
+			{at: 6600 * time.Millisecond, in: 20},                      // second scrape seen
+			{at: 7000 * time.Millisecond, in: 20},                      // settling
+			{at: 7100 * time.Millisecond, in: 30, late: []string{"p"}}, // settled
+		}},
+		{"input meter that sees nothing: late after one interval past the first scrape", withIn, []poll{
+			{at: 6400 * time.Millisecond, in: 0},
+			{at: 6500 * time.Millisecond, in: 0, late: []string{"p"}},
+		}},
+		{"no input meter: late after one interval past the first scrape", noIn, []poll{
+			{at: 1200 * time.Millisecond, in: 10},
+			{at: 6400 * time.Millisecond, in: 20},
+			{at: 6500 * time.Millisecond, in: 20, late: []string{"p"}},
+		}},
+		{"no collection_interval: only the grace period judges", unknown, []poll{
+			{at: time.Second, in: 10},
+			{at: 2 * time.Second, in: 20},
+			{at: time.Hour, in: 30},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gen := &generation{
+				cfg:     &remoteConfig{meters: map[string]measured{"p": tc.m}},
+				started: t0,
+				inputs:  map[string]*inputWatch{"p": {}},
+			}
+			for _, p := range tc.polls {
+				in := map[meterID]float64{tc.m.in: p.in}
+				require.Equal(t, p.late, gen.late([]string{"p"}, in, at(p.at)), "poll at %s", p.at)
+			}
+		})
+	}
 }

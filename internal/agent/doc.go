@@ -28,19 +28,66 @@
 //
 // # Supervision and last-known-good
 //
-// A new configuration is validated (collector.Validate) while the current
-// collector keeps running; a configuration that fails validation is
-// rejected and nothing stops. Otherwise the current collector is stopped
-// and a new one started on the new configuration: one hostmetrics scrape
-// at a time, and no port held twice. The new configuration is then on
-// probation for the grace period. It fails if it does not start, if the
-// collector stops during the grace period, or if one of its measured
-// pipelines (those ending in a phoenix_meter with stage: output) has not
-// increased phoenix_pipeline_output_datapoints_total by the end of the
-// grace period. A configuration without any phoenix_meter output stage
-// has nothing to measure and passes on surviving the grace period. On
-// failure the agent starts the last-known-good configuration again at
-// once and reports FAILED with the reason.
+// One collector runs at a time. Two never overlap, not even for a switch:
+// building a hostmetrics receiver writes gopsutil's process-wide
+// boot-time cache switches (host.EnableBootTimeCache and
+// process.EnableBootTimeCache), which a running process scraper reads
+// without synchronisation, a data race the race detector reports; two
+// collectors would also bind the same ports and double-count the meters
+// of the same pipelines.
+//
+// A new configuration is validated (collector.Validate, receivers not
+// built, for the same reason) while the current collector keeps running;
+// a configuration that fails validation is rejected and nothing stops.
+// Otherwise the agent waits for the running collector's next scrape: it
+// reads the running configuration's output meters (every 25 ms) and
+// switches as soon as one grows, or after one scrape interval and
+// settleTime when none does. Switching right after a scrape, whose data
+// the old collector's shutdown flushes, leaves the new collector, or the
+// last-known-good restored after it, nearly a whole interval before the
+// production pipeline misses a scrape. The current collector is then
+// stopped and a new one started on the new configuration: one
+// hostmetrics scrape at a time, and no port held twice.
+//
+// The new configuration is on probation for the grace period. It fails,
+// and the last-known-good is started again at once:
+//
+//   - if it does not start (the failed start and the restart together
+//     stay within 10 s at the default start timeout of 5 s);
+//   - if the collector stops during the grace period, the first stop of
+//     a crash loop;
+//   - if a measured pipeline (a metrics pipeline ending in a
+//     phoenix_meter with stage: output) has not increased
+//     phoenix_pipeline_output_datapoints_total within its first scrape
+//     interval. The interval and the first scrape's initial_delay are the
+//     pipeline's receivers' collection_interval and initial_delay (1 s
+//     unless set). A pipeline with an input meter (stage: input) is
+//     silent once that meter has counted the second scrape and
+//     settleTime (500 ms, plus the timeout of any batch processor between
+//     the meters) has passed without output; one whose input meter saw
+//     nothing, or that has none, is silent one interval and settleTime
+//     after its first scrape was due. A pipeline whose receivers state no
+//     collection_interval is judged at the end of the grace period, and
+//     so is every pipeline that has produced nothing by then. A
+//     configuration without any phoenix_meter output stage has nothing to
+//     measure and passes on surviving the grace period.
+//
+// Each failure is reported FAILED with the reason. Because the switch
+// follows a scrape, the production pipeline's next data point after the
+// old collector's last comes, for a good configuration, a collector start
+// and its initial_delay later; for one that does not start, the failed
+// start, a collector start and the last-known-good's initial_delay later;
+// for one that stops, at most a collector start and the initial_delay
+// after the stop; for a silent one, after its initial_delay, one
+// interval, settleTime, a poll, two collector starts and the
+// last-known-good's initial_delay. The production pipeline's gap, the
+// time it goes without data beyond its normal cadence (the longest
+// spacing of its data points less one interval), is thus none for a
+// rejected or good configuration, none or a fraction of the interval for
+// one that does not start or stops, and about two initial_delays and
+// settleTime for a silent one (2.7 s in TestAgentBadPushProductionGap):
+// at most one scrape interval whenever the interval is 3 s or more with
+// the default initial_delay. Phoenix's pipelines scrape every 10 s.
 //
 // A configuration that survives its grace period becomes the
 // last-known-good: it is written to the state directory atomically (temp

@@ -91,4 +91,7 @@ func TestOverhead(t *testing.T) {
 	t.Logf("  reported: %s", strings.Join(reported, " "))
 	require.NotEmpty(t, reported)
 	require.Greater(t, cpu1, cpu0)
+	// AT-P10's limits: under 5% of one core and under 100 MiB.
+	require.Less(t, cpuPct, 5.0, "AT-P10: agent CPU on an idle host")
+	require.Less(t, rssMax, float64(100<<20), "AT-P10: agent resident memory")
 }

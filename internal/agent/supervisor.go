@@ -25,6 +25,9 @@ const (
 	// pollInterval is how often a configuration on probation is checked
 	// for measurements.
 	pollInterval = 200 * time.Millisecond
+	// alignPoll is how often the running collector's meters are read
+	// while a new configuration waits for its scrape (see pendingSwitch).
+	alignPoll = 25 * time.Millisecond
 	// crashLimit stops within crashWindow make a last-known-good a crash
 	// loop, replaced by the one before it.
 	crashLimit  = 3
@@ -74,9 +77,37 @@ type generation struct {
 	deadline  time.Time
 	// measured is set once every measured pipeline has produced data.
 	measured bool
-	base     map[meterID]float64
+	// base holds the meters' counters when the collector started.
+	base meterCounts
+	// inputs follows the input meter of each measured pipeline.
+	inputs map[string]*inputWatch
 	// errs remembers the collector's latest error log entry.
 	errs *errorRecorder
+}
+
+// inputWatch follows the input meter of a measured pipeline on probation.
+type inputWatch struct {
+	// last is the counter at the latest growth; growths counts the
+	// growths seen (one per scrape: polls are shorter than any interval).
+	last    float64
+	growths int
+	// second is when the second growth was seen: the second scrape has
+	// reached the pipeline, and its output is due within the settle time.
+	second time.Time
+}
+
+// pendingSwitch is a validated configuration waiting for the running
+// collector's next scrape. Switching right after a scrape has passed the
+// running collector's meters (and is flushed by its shutdown) gives the
+// new collector, or the last-known-good restored after it, nearly a whole
+// scrape interval before the production pipeline misses a scrape.
+type pendingSwitch struct {
+	cfg *remoteConfig
+	// base is the running collector's output counters when the wait began.
+	base map[meterID]float64
+	// until bounds the wait: a running collector that does not scrape
+	// within one interval (and settleTime) is not waited for.
+	until time.Time
 }
 
 // failure is the last configuration that failed.
@@ -99,6 +130,7 @@ type supervisor struct {
 
 	// Owned by the run goroutine.
 	cur       *generation
+	pending   *pendingSwitch
 	lkg       *remoteConfig // last-known-good; nil before the first
 	prev      *remoteConfig // the last-known-good before lkg
 	fallback  *remoteConfig // the initial configuration
@@ -206,7 +238,13 @@ func (s *supervisor) run(ctx context.Context) {
 				s.apply(ctx, c)
 			}
 		case <-done:
-			s.crashed(ctx)
+			if p := s.pending; p != nil {
+				// The collector waited for is gone: switch at once.
+				s.pending = nil
+				s.switchTo(ctx, p.cfg)
+			} else {
+				s.crashed(ctx)
+			}
 		case <-tick:
 			s.check(ctx)
 		}
@@ -219,23 +257,37 @@ func (s *supervisor) run(ctx context.Context) {
 
 // nextCheck returns when check must run next.
 func (s *supervisor) nextCheck() (time.Time, bool) {
-	switch {
-	case s.down:
-		return s.retryAt, true
-	case s.cur != nil && s.cur.probation && !s.cur.measured:
-		next := time.Now().Add(pollInterval)
-		if s.cur.deadline.Before(next) {
-			next = s.cur.deadline
+	var next time.Time
+	at := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
 		}
-		return next, true
-	case s.cur != nil && s.cur.probation:
-		return s.cur.deadline, true
 	}
-	return time.Time{}, false
+	if s.down {
+		at(s.retryAt)
+	}
+	if s.pending != nil {
+		at(time.Now().Add(alignPoll))
+	}
+	if gen := s.cur; gen != nil && gen.probation {
+		at(gen.deadline)
+		if !gen.measured {
+			at(time.Now().Add(pollInterval))
+		}
+	}
+	return next, !next.IsZero()
 }
 
 // apply runs a configuration offered by the server.
 func (s *supervisor) apply(ctx context.Context, c *remoteConfig) {
+	if p := s.pending; p != nil {
+		if c.hash != nil && bytes.Equal(p.cfg.hash, c.hash) {
+			s.report.configStatus(c.hash, protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLYING, "")
+			return
+		}
+		// A newer offer replaces the one waiting.
+		s.pending = nil
+	}
 	if s.cur != nil && c.hash != nil && bytes.Equal(s.cur.cfg.hash, c.hash) {
 		// Offered again (a reconnect, a resend): say where it stands.
 		st := protobufs.RemoteConfigStatuses_RemoteConfigStatuses_APPLIED
@@ -259,7 +311,37 @@ func (s *supervisor) apply(ctx context.Context, c *remoteConfig) {
 		s.fail(c, fmt.Errorf("validate %s: %w", CollectorConfigFile, err))
 		return
 	}
+	if gen := s.cur; gen != nil && !s.down {
+		if iv := scrapeInterval(gen.cfg.meters); iv > 0 {
+			if now, err := outputDatapoints(s.gatherer); err == nil {
+				s.pending = &pendingSwitch{cfg: c, base: now, until: time.Now().Add(iv + settleTime)}
+				return
+			}
+		}
+	}
+	s.switchTo(ctx, c)
+}
 
+// scraped reports whether the collector a pending switch waits for has
+// scraped since the wait began, or the wait is over.
+func (s *supervisor) scraped(p *pendingSwitch) bool {
+	if !time.Now().Before(p.until) || s.cur == nil {
+		return true
+	}
+	now, err := outputDatapoints(s.gatherer)
+	if err != nil {
+		return false
+	}
+	for _, m := range s.cur.cfg.meters {
+		if now[m.out] > p.base[m.out] {
+			return true
+		}
+	}
+	return false
+}
+
+// switchTo stops the running collector and starts one on c, on probation.
+func (s *supervisor) switchTo(ctx context.Context, c *remoteConfig) {
 	t0 := time.Now()
 	s.stopCurrent(ctx)
 	stopped := time.Since(t0)
@@ -271,17 +353,22 @@ func (s *supervisor) apply(ctx context.Context, c *remoteConfig) {
 		return
 	}
 	s.log.Info("collector switched", "hash", short(c.hash), "stop", stopped, "start", time.Since(t0)-stopped)
+	s.down = false
 	gen.probation = true
 	gen.deadline = gen.started.Add(s.grace)
 	if len(c.meters) == 0 {
 		// Nothing to measure: healthy once started; the grace period
 		// still catches a collector that stops.
 		gen.measured = true
-	} else if base, err := outputDatapoints(s.gatherer); err == nil {
+	} else if base, err := readMeters(s.gatherer); err == nil {
 		gen.base = base
 	} else {
-		gen.base = map[meterID]float64{}
+		gen.base = meterCounts{in: map[meterID]float64{}, out: map[meterID]float64{}}
 		s.log.Warn("read measurements", "err", err)
+	}
+	gen.inputs = map[string]*inputWatch{}
+	for name, m := range c.meters {
+		gen.inputs[name] = &inputWatch{last: gen.base.in[m.in]}
 	}
 	s.cur = gen
 	s.running(gen)
@@ -290,8 +377,8 @@ func (s *supervisor) apply(ctx context.Context, c *remoteConfig) {
 	}
 }
 
-// check runs the timed work: a restart after a stop, the measurement
-// check and the end of a probation.
+// check runs the timed work: a restart after a stop, a pending switch,
+// the measurement check and the end of a probation.
 func (s *supervisor) check(ctx context.Context) {
 	if s.down {
 		if !time.Now().Before(s.retryAt) {
@@ -299,17 +386,31 @@ func (s *supervisor) check(ctx context.Context) {
 		}
 		return
 	}
+	if p := s.pending; p != nil && s.scraped(p) {
+		s.pending = nil
+		s.switchTo(ctx, p.cfg)
+		return
+	}
 	gen := s.cur
 	if gen == nil || !gen.probation {
 		return
 	}
 	if !gen.measured {
-		now, err := outputDatapoints(s.gatherer)
+		counts, err := readMeters(s.gatherer)
 		if err != nil {
 			s.log.Warn("read measurements", "err", err)
-		} else if len(silentPipelines(gen.cfg.meters, gen.base, now)) == 0 {
-			gen.measured = true
-			s.applied(gen)
+		} else {
+			now := time.Now()
+			silent := silentPipelines(gen.cfg.meters, gen.base.out, counts.out)
+			if len(silent) == 0 {
+				gen.measured = true
+				s.applied(gen)
+			} else if late := gen.late(silent, counts.in, now); len(late) > 0 {
+				s.fail(gen.cfg, fmt.Errorf("no measurements within the first scrape interval: %s of pipeline(s) %s did not grow",
+					outputDatapointsMetric, strings.Join(late, ", ")))
+				s.restore(ctx)
+				return
+			}
 		}
 	}
 	if time.Now().Before(gen.deadline) {
@@ -317,13 +418,51 @@ func (s *supervisor) check(ctx context.Context) {
 	}
 	if !gen.measured {
 		now, _ := outputDatapoints(s.gatherer)
-		silent := silentPipelines(gen.cfg.meters, gen.base, now)
+		silent := silentPipelines(gen.cfg.meters, gen.base.out, now)
 		s.fail(gen.cfg, fmt.Errorf("no measurements within the grace period of %s: %s of pipeline(s) %s did not grow",
 			s.grace, outputDatapointsMetric, strings.Join(silent, ", ")))
 		s.restore(ctx)
 		return
 	}
 	s.promote(gen)
+}
+
+// late returns those of the silent pipelines (sorted) whose first scrape
+// interval has passed without output: a pipeline with an input meter once
+// that meter has seen two scrapes and the second has had its settle time
+// to reach the output meter, or, before its input meter has seen
+// anything, and for a pipeline without one, once one interval and the
+// settle time have passed since its first scrape was due. A pipeline whose
+// receivers state no collection_interval is only judged at the end of the
+// grace period. in are the input counters now, read at now.
+func (gen *generation) late(silent []string, in map[meterID]float64, now time.Time) []string {
+	var out []string
+	for _, name := range silent {
+		m := gen.cfg.meters[name]
+		if m.interval <= 0 {
+			continue
+		}
+		w := gen.inputs[name]
+		if m.hasIn && in[m.in] > w.last {
+			w.last = in[m.in]
+			if w.growths++; w.growths == 2 {
+				w.second = now
+			}
+		}
+		due := gen.started.Add(m.delay + m.interval + m.settle)
+		switch {
+		case m.hasIn && w.growths >= 2:
+			due = w.second.Add(m.settle)
+		case m.hasIn && w.growths == 1:
+			// The first scrape came through the input meter: wait for
+			// the second, whatever the time.
+			continue
+		}
+		if !now.Before(due) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // applied reports a configuration that runs and measures.
@@ -508,13 +647,23 @@ func (s *supervisor) stopCurrent(ctx context.Context) {
 }
 
 // validate checks a collector configuration with the supervisor's
-// factories, the way `otelcol validate` does.
+// factories, the way `otelcol validate` does, while the current collector
+// runs. Receivers are not built: building a hostmetrics receiver writes
+// gopsutil's process-wide boot-time cache switches, which the running
+// collector's scrapers read without synchronisation (the same write is why
+// two collectors never overlap; see the package doc).
 func (s *supervisor) validate(ctx context.Context, cfg []byte) error {
 	if s.factories == nil {
 		return collector.Validate(ctx, cfg)
 	}
 	set := collector.Settings("validate", "yaml:"+string(cfg))
-	set.Factories = s.factories
+	set.Factories = func() (otelcol.Factories, error) {
+		f, err := s.factories()
+		if err != nil {
+			return f, err
+		}
+		return collector.ValidationFactories(f), nil
+	}
 	set.LoggingOptions = []zap.Option{zap.WrapCore(func(zapcore.Core) zapcore.Core { return zapcore.NewNopCore() })}
 	col, err := otelcol.NewCollector(set)
 	if err != nil {

@@ -150,8 +150,9 @@ type Hosts struct {
 	// Missing are expected hosts that sent nothing.
 	Missing []string `json:"missing"`
 	// Disconnected are target hosts whose agents disconnected after the
-	// experiment started; their data up to then is used.
-	Disconnected []DisconnectedHost `json:"disconnected"`
+	// experiment started; their data up to then is used. Absent when none
+	// did.
+	Disconnected []DisconnectedHost `json:"disconnected,omitempty"`
 	// Fleet is the number of hosts the costs are extrapolated to.
 	Fleet int `json:"fleet"`
 }

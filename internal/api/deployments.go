@@ -22,6 +22,10 @@ type Rollout struct {
 	// HealthGate is how long a batch must stay applied and producing
 	// measurements before the next starts (default 30s).
 	HealthGate experiment.Duration `json:"health_gate,omitempty"`
+	// BatchTimeout is how long a batch may take to report applied and
+	// healthy, health gate not counted, before the rollout is rolled back
+	// (default 5m).
+	BatchTimeout experiment.Duration `json:"batch_timeout,omitempty"`
 }
 
 // Deployment is a pipeline rolled out to the hosts a selector matches.
@@ -108,6 +112,9 @@ func (in *DeploymentCreate) validate() []apierror.FieldError {
 	if r.HealthGate < 0 || r.HealthGate.Std() > time.Hour {
 		errs = append(errs, apierror.FieldError{Field: "rollout.health_gate", Message: "must be between 0 and 1h"})
 	}
+	if r.BatchTimeout < 0 || r.BatchTimeout.Std() > fleet.MaxBatchTimeout {
+		errs = append(errs, apierror.FieldError{Field: "rollout.batch_timeout", Message: "must be between 0 and " + fleet.MaxBatchTimeout.String()})
+	}
 	return errs
 }
 
@@ -139,6 +146,9 @@ func (a *API) deploymentCreate(c *call) (any, error) {
 	}
 	if in.Rollout.HealthGate == 0 {
 		in.Rollout.HealthGate = experiment.Duration(30 * time.Second)
+	}
+	if in.Rollout.BatchTimeout == 0 {
+		in.Rollout.BatchTimeout = experiment.Duration(fleet.DefaultBatchTimeout)
 	}
 	return a.createDeployment(c, in, "")
 }

@@ -268,7 +268,7 @@ func newPipelineDeployCommand() *cobra.Command {
 		name             string
 		batch            int
 		growth           float64
-		gate             time.Duration
+		gate, timeout    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "deploy PIPELINE --selector KEY=VALUE... [--param NAME=VALUE]...",
@@ -276,7 +276,8 @@ func newPipelineDeployCommand() *cobra.Command {
 		Long: `Roll a pipeline out, in batches, as the active pipeline of the hosts whose
 agent labels match every --selector label (host.name matches the host name).
 The first batch has --batch-size hosts; each healthy batch multiplies the
-next by --growth.`,
+next by --growth. A batch whose hosts do not all report applied and healthy
+within --batch-timeout (plus the health gate) is rolled back.`,
 		Example: `  phoenix pipeline deploy process-topk-v1 --selector env=prod --param k=30
   phoenix pipeline deploy process-priority-filter-v1 --selector host.name=web-1 \
       --param 'critical_processes=^nginx$' --param 'critical_processes=^java$'`,
@@ -290,6 +291,7 @@ next by --growth.`,
 	f.IntVar(&batch, "batch-size", 0, "hosts in the first batch (default 1)")
 	f.Float64Var(&growth, "growth", 0, "factor by which each healthy batch grows the next (default 5)")
 	f.DurationVar(&gate, "health-gate", 0, "how long a batch must stay healthy before the next (default 30s)")
+	f.DurationVar(&timeout, "batch-timeout", 0, "how long a batch may take to report applied and healthy before the rollout is rolled back (default 5m)")
 	cmd.RunE = runE(func(a *app, args []string) error {
 		sel, err := parsePairs("selector", selector)
 		if err != nil {
@@ -313,7 +315,7 @@ next by --growth.`,
 			Name:     name,
 			Pipeline: experiment.PipelineRef{Name: args[0], Params: p},
 			Selector: sel,
-			Rollout:  api.Rollout{BatchSize: batch, Growth: growth, HealthGate: experiment.Duration(gate)},
+			Rollout:  api.Rollout{BatchSize: batch, Growth: growth, HealthGate: experiment.Duration(gate), BatchTimeout: experiment.Duration(timeout)},
 		})
 		if err != nil {
 			return err

@@ -86,7 +86,8 @@ func TestDeployReportsFailedHost(t *testing.T) {
 	}, wait, 50*time.Millisecond)
 	require.False(t, st.Ready)
 	require.Contains(t, st.Failed["canary-1"], "rank_by is not supported by this agent")
-	require.Equal(t, fleet.StatusFailed, e.row(a).RemoteConfigStatus)
+	// The registry writes the agent's row after the state Deploy read.
+	require.Eventually(t, func() bool { return e.row(a).RemoteConfigStatus == fleet.StatusFailed }, wait, 20*time.Millisecond)
 }
 
 func TestDeployWaitsForMissingHosts(t *testing.T) {

@@ -84,7 +84,9 @@
 // become superseded. When an agent of the rollout reports failed, the
 // deployment is paused with the reason and then failed: it no longer
 // applies to any host, so every host returns to the pipeline it ran
-// before. Progress (batch, per-host status and message) lives in the
+// before. A batch that has not passed BatchTimeout (default 5m) plus
+// HealthGate after it started is rolled back the same way, with the hosts
+// that did not report in the reason. Progress (batch, per-host status and message) lives in the
 // deployment's Rollout document, so a restarted server continues a
 // rollout where it stopped.
 //

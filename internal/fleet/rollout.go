@@ -20,9 +20,10 @@ import (
 
 // Deployment states. A deployment is created pending; the rollout loop
 // moves it to rolling_out, then active (the deployments it replaces become
-// superseded), or, when an agent of a batch fails, paused and then failed
-// (its hosts return to what they ran before). Rolling a deployment back
-// makes it rolled_back and the deployments it superseded active again.
+// superseded), or, when an agent of a batch fails or a batch outlives its
+// BatchTimeout, paused and then failed (its hosts return to what they ran
+// before). Rolling a deployment back makes it rolled_back and the
+// deployments it superseded active again.
 const (
 	DeploymentPending    = "pending"
 	DeploymentRollingOut = "rolling_out"
@@ -33,11 +34,17 @@ const (
 	DeploymentSuperseded = "superseded"
 )
 
-// Defaults of a Rollout.
+// Defaults and limits of a Rollout.
 const (
 	DefaultBatchSize  = 1
 	DefaultGrowth     = 5.0
 	DefaultHealthGate = 30 * time.Second
+	// DefaultBatchTimeout is how long a batch may wait for its hosts to
+	// report applied and healthy, health gate not counted.
+	DefaultBatchTimeout = 5 * time.Minute
+	// MaxHealthGate and MaxBatchTimeout bound what Validate accepts.
+	MaxHealthGate   = time.Hour
+	MaxBatchTimeout = 24 * time.Hour
 )
 
 // Rollout is a deployment's Rollout document: the staged-rollout plan
@@ -52,6 +59,12 @@ type Rollout struct {
 	// HealthGate is how long every host of a batch must stay applied and
 	// healthy before the next batch starts (0 = 30s).
 	HealthGate experiment.Duration `json:"health_gate,omitempty"`
+	// BatchTimeout is how long a batch may wait for its hosts to report
+	// applied and healthy (0 = 5m). The health gate does not count: a
+	// batch that has not passed BatchTimeout + HealthGate after it started
+	// pauses the rollout and rolls it back, as a failed agent does, with
+	// the hosts that did not report in the Reason.
+	BatchTimeout experiment.Duration `json:"batch_timeout,omitempty"`
 
 	// Batch is the current batch, from 1; 0 before the rollout starts.
 	Batch int `json:"batch,omitempty"`
@@ -61,6 +74,10 @@ type Rollout struct {
 	// GateSince is when every included host was first seen applied and
 	// healthy in the current batch; nil while they are not.
 	GateSince *time.Time `json:"gate_since,omitempty"`
+	// BatchStartedAt is when the current batch started; the batch timeout
+	// counts from it. A rollout stored without it counts from the first
+	// step that sees it.
+	BatchStartedAt *time.Time `json:"batch_started_at,omitempty"`
 	// Message describes what the rollout waits for.
 	Message string `json:"message,omitempty"`
 	// Reason explains why the rollout failed or was rolled back.
@@ -102,7 +119,29 @@ type AgentRollout struct {
 
 // DefaultRollout is the rollout of a deployment that sets none.
 func DefaultRollout() Rollout {
-	return Rollout{BatchSize: DefaultBatchSize, Growth: DefaultGrowth, HealthGate: experiment.Duration(DefaultHealthGate)}
+	return Rollout{
+		BatchSize: DefaultBatchSize, Growth: DefaultGrowth,
+		HealthGate: experiment.Duration(DefaultHealthGate), BatchTimeout: experiment.Duration(DefaultBatchTimeout),
+	}
+}
+
+// Validate checks the plan fields (zero means the default); messages name
+// the JSON key.
+func (r Rollout) Validate() error {
+	var errs []error
+	if r.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("batch_size: must not be negative, got %d", r.BatchSize))
+	}
+	if r.Growth != 0 && (r.Growth < 1 || math.IsNaN(r.Growth) || math.IsInf(r.Growth, 0)) {
+		errs = append(errs, fmt.Errorf("growth: must be at least 1, got %g", r.Growth))
+	}
+	if r.HealthGate < 0 || r.HealthGate.Std() > MaxHealthGate {
+		errs = append(errs, fmt.Errorf("health_gate: must be between 0 and %s, got %s", MaxHealthGate, r.HealthGate.Std()))
+	}
+	if r.BatchTimeout < 0 || r.BatchTimeout.Std() > MaxBatchTimeout {
+		errs = append(errs, fmt.Errorf("batch_timeout: must be between 0 and %s, got %s", MaxBatchTimeout, r.BatchTimeout.Std()))
+	}
+	return errors.Join(errs...)
 }
 
 // WithDefaults returns r with zero plan fields at their defaults.
@@ -116,7 +155,22 @@ func (r Rollout) WithDefaults() Rollout {
 	if r.HealthGate <= 0 {
 		r.HealthGate = experiment.Duration(DefaultHealthGate)
 	}
+	if r.BatchTimeout <= 0 {
+		r.BatchTimeout = experiment.Duration(DefaultBatchTimeout)
+	}
 	return r
+}
+
+// batchDeadline is when the current batch times out.
+func (r Rollout) batchDeadline() time.Time {
+	return r.BatchStartedAt.Add(r.BatchTimeout.Std() + r.HealthGate.Std())
+}
+
+// timedOut is the Reason of a batch that outlived its timeout: the hosts
+// included so far that did not report, each with where it stands.
+func (r Rollout) timedOut(waiting []string) string {
+	return fmt.Sprintf("batch %d timed out after %s: %d host(s) did not report applied and healthy: %s",
+		r.Batch, (r.BatchTimeout.Std() + r.HealthGate.Std()).String(), len(waiting), strings.Join(waiting, "; "))
 }
 
 // DecodeRollout reads a deployment's Rollout document; an empty document
@@ -273,6 +327,7 @@ func (s *Server) stepDeployment(ctx context.Context, sn *snapshot, views []*agen
 			return s.complete(ctx, sn, d, r)
 		}
 		r.Batch = 1
+		r.BatchStartedAt = r.StartedAt
 		r.include(targets, r.batchSize(1))
 		r.Message = fmt.Sprintf("batch 1: %d host(s)", len(r.Hosts))
 		d, err := s.save(ctx, d, DeploymentRollingOut, r)
@@ -294,8 +349,13 @@ func (s *Server) stepDeployment(ctx context.Context, sn *snapshot, views []*agen
 	for _, v := range views {
 		byHost[v.host] = append(byHost[v.host], v)
 	}
-	allDone := true
+	now := s.now().UTC()
+	if r.BatchStartedAt == nil {
+		r.BatchStartedAt = &now
+	}
+	expired := !now.Before(r.batchDeadline())
 	failure := ""
+	var waiting []string
 	for i := range r.Hosts {
 		h := &r.Hosts[i]
 		h.Status, h.Message, h.Agents = s.hostProgress(sn, entry, byHost[h.Host])
@@ -303,16 +363,19 @@ func (s *Server) stepDeployment(ctx context.Context, sn *snapshot, views []*agen
 			failure = fmt.Sprintf("host %s: %s", h.Host, h.Message)
 		}
 		if h.Status != StatusApplied && h.Status != StatusSkipped {
-			allDone = false
+			waiting = append(waiting, fmt.Sprintf("%s (%s: %s)", h.Host, h.Status, h.Message))
 		}
 	}
 	if failure != "" {
 		return s.rollBackFailed(ctx, d, r, failure)
 	}
-	now := s.now().UTC()
-	if !allDone {
+	if len(waiting) > 0 {
+		if expired {
+			return s.rollBackFailed(ctx, d, r, r.timedOut(waiting))
+		}
 		r.GateSince = nil
-		r.Message = fmt.Sprintf("batch %d: waiting for hosts to apply the configuration", r.Batch)
+		r.Message = fmt.Sprintf("batch %d: waiting for hosts to apply the configuration (timeout at %s)",
+			r.Batch, r.batchDeadline().Format(time.RFC3339))
 		return s.saveIfChanged(ctx, d, d.State, orig, r)
 	}
 	if r.GateSince == nil {
@@ -331,9 +394,19 @@ func (s *Server) stepDeployment(ctx context.Context, sn *snapshot, views []*agen
 			s.log.Warn("rollout health check", "deployment", d.ID, "host", h.Host, "err", err)
 		}
 		if !ok {
-			r.Message = fmt.Sprintf("batch %d: waiting for host %s to report healthy measurements", r.Batch, h.Host)
-			return s.saveIfChanged(ctx, d, d.State, orig, r)
+			waiting = append(waiting, h.Host)
 		}
+	}
+	if len(waiting) > 0 {
+		if expired {
+			for i, h := range waiting {
+				waiting[i] = h + " (applied, no healthy measurements)"
+			}
+			return s.rollBackFailed(ctx, d, r, r.timedOut(waiting))
+		}
+		r.Message = fmt.Sprintf("batch %d: waiting for host(s) %s to report healthy measurements (timeout at %s)",
+			r.Batch, strings.Join(waiting, ", "), r.batchDeadline().Format(time.RFC3339))
+		return s.saveIfChanged(ctx, d, d.State, orig, r)
 	}
 	targets := s.rolloutTargets(sn, entry, views)
 	included := map[string]bool{}
@@ -352,6 +425,7 @@ func (s *Server) stepDeployment(ctx context.Context, sn *snapshot, views []*agen
 	}
 	r.Batch++
 	r.GateSince = nil
+	r.BatchStartedAt = &now
 	before := len(r.Hosts)
 	r.include(rest, r.batchSize(r.Batch))
 	r.Message = fmt.Sprintf("batch %d: %d host(s)", r.Batch, len(r.Hosts)-before)

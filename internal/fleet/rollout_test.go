@@ -221,3 +221,99 @@ func TestRolloutBatchSizes(t *testing.T) {
 	// 1, then ceil(1*1.5)=2, then ceil(2*1.5)=3 of which 2 remain.
 	require.Equal(t, []int{1, 2, 2}, sizes)
 }
+
+func TestRolloutBatchTimeoutRollsBack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// stuck makes host-1 never report: its agent does not answer the
+		// new configuration, or the health check never approves it.
+		silentAgent bool
+		want        []string
+	}{
+		{name: "agent never reports applied", silentAgent: true,
+			want: []string{"batch 2 timed out after 1.1s", "1 host(s) did not report applied and healthy", "host-1 (applying: configuration sent)"}},
+		{name: "host never reports healthy measurements",
+			want: []string{"batch 2 timed out after 1.1s", "host-1 (applied, no healthy measurements)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set := fleet.Settings{}
+			if !tc.silentAgent {
+				set.Healthy = func(_ context.Context, _, host string) (bool, error) { return host != "host-1", nil }
+			}
+			e := newEnv(t, fleet.Config{}, set)
+			prev := e.deployment(fleet.DeploymentActive, "process-priority-filter-v1", map[string]string{"fleet": "r"}, nil)
+			agents := fleetOf(t, e, 3)
+			if tc.silentAgent {
+				release := make(chan struct{})
+				// Runs before the agents' own cleanup, which stops them.
+				t.Cleanup(func() { close(release) })
+				agents[1].failWhen(func(cfg []byte) string {
+					if contains(cfg, "phoenix_topk") {
+						<-release
+					}
+					return ""
+				})
+			}
+
+			d := e.deployment(fleet.DeploymentPending, "process-topk-v1", map[string]string{"fleet": "r"},
+				&fleet.Rollout{BatchSize: 1, Growth: 5, HealthGate: experiment.Duration(100 * time.Millisecond),
+					BatchTimeout: experiment.Duration(time.Second)})
+			step(t, e, func() bool { return e.getDeployment(d.ID).State == fleet.DeploymentFailed }, "the batch times out and is rolled back")
+			require.Equal(t, []string{fleet.DeploymentRollingOut, fleet.DeploymentPaused, fleet.DeploymentFailed},
+				slices.Compact(e.st.statesOf(d.ID)), "paused with the reason, then rolled back")
+
+			r := rolloutOf(t, e, d.ID)
+			require.Equal(t, 2, r.Batch, "batch 1 (host-0) passed; batch 2 timed out")
+			for _, w := range tc.want {
+				require.Contains(t, r.Reason, w)
+			}
+			require.NotContains(t, r.Reason, "host-2", "host-2 applied and is not named")
+			require.NotContains(t, r.Reason, "host-0")
+			require.Len(t, r.Hosts, 3)
+			require.NotNil(t, r.BatchStartedAt)
+			require.NotNil(t, r.FinishedAt)
+			require.GreaterOrEqual(t, r.FinishedAt.Sub(*r.BatchStartedAt), 1100*time.Millisecond,
+				"the rollout waited for the batch timeout and the health gate")
+			require.Equal(t, fleet.DeploymentActive, e.getDeployment(prev.ID).State, "the previous deployment stays active")
+
+			// The hosts that answer return to the previous pipeline.
+			require.Eventually(t, func() bool {
+				for _, a := range []*testAgent{agents[0], agents[2]} {
+					cfg := a.lastCollector()
+					if strings.Contains(cfg, "phoenix_topk") || !strings.Contains(cfg, "phoenix_priority/active") || !e.settled(a) {
+						return false
+					}
+				}
+				return true
+			}, wait, tick, "hosts return to the previous deployment's pipeline")
+		})
+	}
+}
+
+func TestRolloutValidate(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, fleet.Rollout{}.Validate(), "zero fields take the defaults")
+	require.NoError(t, fleet.DefaultRollout().Validate())
+	for _, tc := range []struct {
+		name string
+		r    fleet.Rollout
+		want string
+	}{
+		{"negative batch size", fleet.Rollout{BatchSize: -1}, "batch_size: must not be negative"},
+		{"growth below 1", fleet.Rollout{Growth: 0.5}, "growth: must be at least 1"},
+		{"negative health gate", fleet.Rollout{HealthGate: experiment.Duration(-time.Second)}, "health_gate: must be between 0 and 1h0m0s"},
+		{"health gate too long", fleet.Rollout{HealthGate: experiment.Duration(2 * time.Hour)}, "health_gate: must be between 0 and 1h0m0s"},
+		{"negative batch timeout", fleet.Rollout{BatchTimeout: experiment.Duration(-time.Second)}, "batch_timeout: must be between 0 and 24h0m0s"},
+		{"batch timeout too long", fleet.Rollout{BatchTimeout: experiment.Duration(25 * time.Hour)}, "batch_timeout: must be between 0 and 24h0m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.ErrorContains(t, tc.r.Validate(), tc.want)
+		})
+	}
+	r := fleet.Rollout{}.WithDefaults()
+	require.Equal(t, fleet.DefaultBatchTimeout, r.BatchTimeout.Std())
+	require.Equal(t, 5*time.Minute, fleet.DefaultBatchTimeout)
+	require.Equal(t, fleet.DefaultRollout(), r)
+}
