@@ -20,7 +20,7 @@ build:
 # for this host in one process, SQLite and measurements under ./.phoenix,
 # the API on 127.0.0.1:8080; nothing outside is needed.
 run: build
-	./$(BIN) dev
+	./$(BIN) dev --demo
 
 # test runs every suite; integration suites need PostgreSQL, Redis and
 # Prometheus (see README) and fail under CI=true when one is unreachable.

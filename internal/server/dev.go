@@ -24,7 +24,8 @@ const DevAgentTokenName = "phoenix-dev-agent"
 // process, with embedded defaults.
 type Dev struct {
 	*Server
-	agent *agent.Agent
+	agent     *agent.Agent
+	agentHost string
 }
 
 // NewDev builds the server and enrolls a local agent in the bootstrap
@@ -51,24 +52,15 @@ func NewDev(ctx context.Context, cfg Config, logOut io.Writer) (*Dev, error) {
 		srv.close()
 		return nil, fmt.Errorf("local agent: %w", err)
 	}
-	return &Dev{Server: srv, agent: a}, nil
+	return &Dev{Server: srv, agent: a, agentHost: host}, nil
 }
 
 // devToken revokes earlier dev-agent tokens of the bootstrap tenant and
 // returns a new one.
 func devToken(ctx context.Context, st store.Store) (string, error) {
-	tenants, err := st.TenantList(ctx)
+	tenantID, err := bootstrapTenant(ctx, st)
 	if err != nil {
-		return "", fmt.Errorf("find the bootstrap tenant: %w", err)
-	}
-	var tenantID string
-	for _, t := range tenants {
-		if t.Name == auth.BootstrapTenant {
-			tenantID = t.ID
-		}
-	}
-	if tenantID == "" {
-		return "", errors.New("phoenix dev needs the bootstrap tenant \"default\"; use a fresh data_dir")
+		return "", err
 	}
 	toks, err := st.EnrollmentTokenList(ctx, tenantID)
 	if err != nil {
