@@ -116,15 +116,15 @@ func TestMeasuredPipelines(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]measured{"metrics/active": {
 		out: meterID{variant: "active"}, in: meterID{variant: "active"}, hasIn: true,
-		interval: 10 * time.Second, delay: defaultInitialDelay, settle: settleTime,
-	}}, m, "the batch processor after the output meter does not count")
+		interval: 10 * time.Second, delay: 0, settle: settleTime,
+	}}, m, "the batch processor after the output meter does not count; Phoenix scrapes at once")
 	require.Equal(t, 10*time.Second, scrapeInterval(m))
 
 	m, err = measuredPipelines([]byte(testConfig{host: "h", variant: "v1", drop: true}.yaml()))
 	require.NoError(t, err)
 	require.Equal(t, map[string]measured{"metrics/v1": {
 		out: meterID{variant: "v1"}, in: meterID{variant: "v1"}, hasIn: true,
-		interval: time.Second, delay: defaultInitialDelay, settle: settleTime,
+		interval: time.Second, delay: 0, settle: settleTime,
 	}}, m)
 
 	m, err = measuredPipelines([]byte(`

@@ -85,9 +85,11 @@
 // spacing of its data points less one interval), is thus none for a
 // rejected or good configuration, none or a fraction of the interval for
 // one that does not start or stops, and about two initial_delays and
-// settleTime for a silent one (2.7 s in TestAgentBadPushProductionGap):
-// at most one scrape interval whenever the interval is 3 s or more with
-// the default initial_delay. Phoenix's pipelines scrape every 10 s.
+// settleTime for a silent one. Phoenix composes its hostmetrics receiver
+// with initial_delay 0s, so that is settleTime and the switches (0.7 s in
+// TestAgentBadPushProductionGap), within the smallest collection interval
+// the fleet allows (1 s); with the receiver's default initial_delay of
+// 1 s it would be 2.7 s.
 //
 // A configuration that survives its grace period becomes the
 // last-known-good: it is written to the state directory atomically (temp

@@ -249,7 +249,7 @@ func (c testConfig) yaml() string {
 			"mute_process_io_error": true, "mute_process_user_error": true,
 		}
 	}
-	receivers := map[string]any{"hostmetrics": map[string]any{"collection_interval": c.interval, "scrapers": scrapers}}
+	receivers := map[string]any{"hostmetrics": map[string]any{"collection_interval": c.interval, "initial_delay": "0s", "scrapers": scrapers}}
 	in, out := "phoenix_meter/"+c.variant+"-in", "phoenix_meter/"+c.variant
 	processors := map[string]any{
 		in:  map[string]any{"stage": "input", "variant": c.variant, "host": c.host},

@@ -358,7 +358,10 @@ func (p *plan) render() (map[string]any, error) {
 
 	hm := map[string]any{
 		"collection_interval": p.a.CollectionInterval.String(),
-		"scrapers":            hostmetricsScrapers(),
+		// The first scrape at start, not a second later: a configuration
+		// switch then costs the production pipeline less than an interval.
+		"initial_delay": "0s",
+		"scrapers":      hostmetricsScrapers(),
 	}
 	if p.a.RootPath != "" {
 		hm["root_path"] = p.a.RootPath
