@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -178,9 +179,15 @@ func (a *API) serve(c *call, rt *route, w http.ResponseWriter) {
 // idempotencyTTL is how long a create's response is replayed for its key.
 const idempotencyTTL = 24 * time.Hour
 
+// idempotencyClaimTTL is how long a key stays claimed by a request that
+// never finished (the server stopped while serving it).
+const idempotencyClaimTTL = time.Minute
+
 // serveIdempotent replays the stored response of an Idempotency-Key seen
-// before with the same request, refuses the key with a different request,
-// and otherwise serves and stores the response.
+// before with the same request, refuses the key with a different request
+// or while its first request is still being served, and otherwise claims
+// the key, serves, and stores the response. The claim comes first, so of
+// simultaneous first uses of a key exactly one is served.
 func (a *API) serveIdempotent(c *call, rt *route) {
 	key := c.r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
@@ -195,32 +202,44 @@ func (a *API) serveIdempotent(c *call, rt *route) {
 	sum := sha256.Sum256(append([]byte(c.r.Method+" "+c.r.URL.Path+"\n"), body...))
 	hash := hex.EncodeToString(sum[:])
 	ctx := c.r.Context()
-	if rec, err := a.deps.Store.IdempotencyGet(ctx, c.tenant(), key); err == nil {
-		if rec.RequestHash != hash {
-			a.writeError(c.w, c.r, apierror.New(apierror.CodeConflict, "Idempotency-Key %q was used with a different request", key))
-			return
-		}
-		c.w.Header().Set("Content-Type", "application/json")
-		c.w.Header().Set("Idempotent-Replayed", "true")
-		c.w.WriteHeader(rec.ResponseStatus)
-		_, _ = c.w.Write(rec.ResponseBody)
-		return
-	} else if !errors.Is(err, store.ErrNotFound) {
+	prev, claimed, err := a.deps.Store.IdempotencyClaim(ctx, &store.IdempotencyClaimParams{
+		TenantID: c.tenant(), Key: key, RequestHash: hash, ExpiresAt: a.now().Add(idempotencyClaimTTL),
+	})
+	if err != nil {
 		a.writeError(c.w, c.r, err)
+		return
+	}
+	if !claimed {
+		switch {
+		case prev.RequestHash != hash:
+			a.writeError(c.w, c.r, apierror.New(apierror.CodeConflict, "Idempotency-Key %q was used with a different request", key))
+		case prev.Pending():
+			c.w.Header().Set("Retry-After", "1")
+			a.writeError(c.w, c.r, apierror.New(apierror.CodeConflict, "the request with Idempotency-Key %q is still being served; retry shortly", key))
+		default:
+			c.w.Header().Set("Content-Type", "application/json")
+			c.w.Header().Set("Idempotent-Replayed", "true")
+			c.w.WriteHeader(prev.ResponseStatus)
+			_, _ = c.w.Write(prev.ResponseBody)
+		}
 		return
 	}
 	c.r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: c.w.Header()}
 	a.serve(&call{a: a, w: rec, r: c.r, p: c.p}, rt, rec)
+	// The outcome is recorded even if the client has gone: it may retry.
+	bg := context.WithoutCancel(ctx)
 	if rec.status < 500 {
-		_, err := a.deps.Store.IdempotencyPut(ctx, &store.IdempotencyPutParams{
+		_, err := a.deps.Store.IdempotencyPut(bg, &store.IdempotencyPutParams{
 			TenantID: c.tenant(), Key: key, RequestHash: hash,
 			ResponseStatus: rec.status, ResponseBody: rec.body.Bytes(),
 			ExpiresAt: a.now().Add(idempotencyTTL),
 		})
-		if err != nil && !errors.Is(err, store.ErrConflict) {
+		if err != nil {
 			a.log.WarnContext(ctx, "store idempotency record", "err", err)
 		}
+	} else if err := a.deps.Store.IdempotencyRelease(bg, c.tenant(), key, hash); err != nil {
+		a.log.WarnContext(ctx, "release idempotency key", "err", err)
 	}
 	c.w.WriteHeader(rec.status)
 	_, _ = c.w.Write(rec.body.Bytes())

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +42,13 @@ type Settings struct {
 	// TouchInterval is the least time between two writes of one key's last
 	// use; zero means [DefaultTouchInterval].
 	TouchInterval time.Duration
+	// CacheTTL is how long an API key the store resolved is trusted without
+	// asking the store again; zero (or less) caches nothing. A key revoked
+	// through a store wrapped by [Authenticator.ForgetRevoked], or passed to
+	// [Authenticator.ForgetKey], is refused at once; one revoked any other
+	// way (e.g. through another replica) authenticates for at most CacheTTL
+	// more. Expiry is always checked at the time of the request.
+	CacheTTL time.Duration
 }
 
 // Authenticator turns the Authorization header of a request into a
@@ -50,10 +59,14 @@ type Authenticator struct {
 	log      *slog.Logger
 	now      func() time.Time
 	interval time.Duration
+	cache    *keyCache // nil when Settings.CacheTTL is not positive
 
 	mu      sync.Mutex
-	touched map[string]time.Time // tenant/key -> last write attempt
+	touched map[keyRef]time.Time // last write attempt per key
 }
+
+// keyRef names an API key.
+type keyRef struct{ tenantID, id string }
 
 // NewAuthenticator returns an Authenticator over st.
 func NewAuthenticator(st CredentialStore, set Settings) *Authenticator {
@@ -62,7 +75,7 @@ func NewAuthenticator(st CredentialStore, set Settings) *Authenticator {
 		log:      set.Logger,
 		now:      set.Now,
 		interval: set.TouchInterval,
-		touched:  make(map[string]time.Time),
+		touched:  make(map[keyRef]time.Time),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -73,6 +86,9 @@ func NewAuthenticator(st CredentialStore, set Settings) *Authenticator {
 	if a.interval <= 0 {
 		a.interval = DefaultTouchInterval
 	}
+	if set.CacheTTL > 0 {
+		a.cache = newKeyCache(set.CacheTTL)
+	}
 	return a
 }
 
@@ -81,23 +97,43 @@ func NewAuthenticator(st CredentialStore, set Settings) *Authenticator {
 // an [*apierror.Error] with [apierror.CodeUnauthorized] whose message never
 // contains the presented secret; a store failure is an INTERNAL_ERROR. The
 // key's last use is recorded at most once per touch interval; a failure to
-// record it is logged and does not fail the request.
+// record it is logged and does not fail the request. With a cache
+// (Settings.CacheTTL) a key is looked up at most once per TTL.
 func (a *Authenticator) Authenticate(ctx context.Context, authorization string) (*Principal, error) {
 	secret, err := bearer(authorization, APIKeyPrefix, "API key")
 	if err != nil {
 		return nil, err
 	}
-	k, err := a.st.APIKeyGetByHash(ctx, HashSecret(secret))
+	sum := sha256.Sum256([]byte(secret))
+	now := a.now()
+	var gen uint64
+	if a.cache != nil {
+		var k *store.APIKey
+		if k, gen = a.cache.get(sum, now); k != nil {
+			return a.principal(ctx, k, now)
+		}
+	}
+	hash := hex.EncodeToString(sum[:])
+	k, err := a.st.APIKeyGetByHash(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, unauthorized("invalid API key")
 	case err != nil:
 		return nil, apierror.Internal(fmt.Errorf("authenticate api key: %w", err))
 	}
-	if !sameHash(k.Hash, HashSecret(secret)) {
+	if !sameHash(k.Hash, hash) {
 		return nil, unauthorized("invalid API key")
 	}
-	now := a.now()
+	p, err := a.principal(ctx, k, now)
+	if err == nil && a.cache != nil {
+		a.cache.put(sum, k, gen, now)
+	}
+	return p, err
+}
+
+// principal checks that the key is usable at now, records its use and
+// returns its principal.
+func (a *Authenticator) principal(ctx context.Context, k *store.APIKey, now time.Time) (*Principal, error) {
 	if k.RevokedAt != nil {
 		return nil, unauthorized("API key %s was revoked", k.Prefix)
 	}
@@ -147,7 +183,7 @@ func (a *Authenticator) touch(ctx context.Context, k *store.APIKey, now time.Tim
 	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < a.interval && !now.Before(*k.LastUsedAt) {
 		return
 	}
-	id := k.TenantID + "/" + k.ID
+	id := keyRef{k.TenantID, k.ID}
 	a.mu.Lock()
 	if last, ok := a.touched[id]; ok && now.Sub(last) < a.interval && !now.Before(last) {
 		a.mu.Unlock()

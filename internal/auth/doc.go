@@ -25,6 +25,15 @@
 // store is still compared with [crypto/subtle.ConstantTimeCompare] as a guard
 // against a database collation that would match hashes loosely.
 //
+// # Caching
+//
+// With Settings.CacheTTL an Authenticator remembers the keys the store
+// resolved, by the SHA-256 of the secret (never the secret), so a key is
+// looked up at most once per TTL instead of on every request. Only usable
+// keys are remembered, expiry is checked on every request, and a key revoked
+// through a store wrapped by [Authenticator.ForgetRevoked] is refused at
+// once; revoked elsewhere (another replica), it is refused within the TTL.
+//
 // # Authorization
 //
 // [Authorizer] applies role-based access control with casbin. The model and

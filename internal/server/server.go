@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	}
 
 	catalog := pipeline.Default()
-	authn := auth.NewAuthenticator(st, auth.Settings{Logger: s.log})
+	authn := auth.NewAuthenticator(st, auth.Settings{Logger: s.log, CacheTTL: auth.DefaultCacheTTL})
 	// Listen before anything derives the external URL from the address,
 	// so that a listen address with port 0 advertises the bound port.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -184,10 +184,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 	}
 
 	s.svc = experiment.NewService(st, deployer)
-	s.svc.CheckPipeline = func(ctx context.Context, tenantID string, ref experiment.PipelineRef) error {
-		_, err := fleet.ResolvePipeline(ctx, st, catalog, tenantID, ref)
-		return err
-	}
+	s.svc.CheckPipeline = newPipelineCheck(st, catalog).Check
 
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	own := telemetry.NewMetrics(s.registry)
@@ -213,7 +210,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("load access policy: %w", err)
 	}
 	s.api = api.New(api.Deps{
-		Store: st, Experiments: s.svc, Catalog: catalog, Authenticator: authn, Authorizer: authz,
+		Store: authn.ForgetRevoked(st), Experiments: s.svc, Catalog: catalog, Authenticator: authn, Authorizer: authz,
 		Logger: s.log, Version: version.Version, Analysis: report, Fleet: s.fleet, OnTokenRevoked: s.fleet.RevokeToken,
 		Measurements: source, RateWindow: max(4*cfg.CollectionInterval, time.Minute),
 	})

@@ -291,7 +291,8 @@ type IdempotencyRecord struct {
 	// RequestHash identifies the request the key was first used with, so a
 	// reuse of the key for a different request can be refused.
 	RequestHash string
-	// ResponseStatus is the HTTP status of the recorded response.
+	// ResponseStatus is the HTTP status of the recorded response; 0 while
+	// the request is being served (Pending).
 	ResponseStatus int
 	// ResponseBody is the body of the recorded response.
 	ResponseBody []byte
@@ -300,3 +301,7 @@ type IdempotencyRecord struct {
 	// ExpiresAt is when the record stops being replayed.
 	ExpiresAt time.Time
 }
+
+// Pending reports whether the record is a claim (see
+// [Store.IdempotencyClaim]) whose request has no response yet.
+func (r *IdempotencyRecord) Pending() bool { return r.ResponseStatus == 0 }

@@ -584,6 +584,34 @@ func (p *AuditLogListParams) Validate() error {
 	return listValidate(p.TenantID, p.Cursor)
 }
 
+// IdempotencyClaimParams reserve an Idempotency-Key for the request about
+// to be served.
+type IdempotencyClaimParams struct {
+	// TenantID is required.
+	TenantID string
+	// Key is the client's Idempotency-Key; required.
+	Key string
+	// RequestHash identifies the request; required.
+	RequestHash string
+	// ExpiresAt is when the claim lapses if it is never completed nor
+	// released (the server stopped while serving); required.
+	ExpiresAt time.Time
+}
+
+// Validate reports nil params and missing fields.
+func (p *IdempotencyClaimParams) Validate() error {
+	if p == nil {
+		return invalid("params: are required")
+	}
+	if err := required("tenant_id", p.TenantID, "key", p.Key, "request_hash", p.RequestHash); err != nil {
+		return err
+	}
+	if p.ExpiresAt.IsZero() {
+		return invalid("expires_at: is required")
+	}
+	return nil
+}
+
 // IdempotencyPutParams records the response to a request made with an
 // Idempotency-Key.
 type IdempotencyPutParams struct {

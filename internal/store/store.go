@@ -157,13 +157,26 @@ type Store interface {
 	// AuditLogList pages the tenant's audit log, newest first.
 	AuditLogList(ctx context.Context, p *AuditLogListParams) (*Page[*AuditEntry], error)
 
-	// IdempotencyGet returns the unexpired record of the key; an absent or
-	// expired record is ErrNotFound.
+	// IdempotencyGet returns the unexpired record of the key, pending or
+	// complete; an absent or expired record is ErrNotFound.
 	IdempotencyGet(ctx context.Context, tenantID, key string) (*IdempotencyRecord, error)
-	// IdempotencyPut stores a record. If an unexpired record of the key
-	// exists the first one is kept and the error is ErrConflict; an expired
-	// one is replaced.
+	// IdempotencyClaim reserves the key for a request before it is served,
+	// so that of concurrent first uses of a key exactly one is served: it
+	// inserts a pending record (see [IdempotencyRecord.Pending]) expiring at
+	// p.ExpiresAt, or replaces an expired record, and returns it with
+	// claimed true. When an unexpired record of the key exists, pending or
+	// complete, whatever its request, it is returned unchanged with claimed
+	// false. The serving request then completes its claim with
+	// IdempotencyPut, or gives it up with IdempotencyRelease.
+	IdempotencyClaim(ctx context.Context, p *IdempotencyClaimParams) (rec *IdempotencyRecord, claimed bool, err error)
+	// IdempotencyPut stores a record. A pending record of the same request
+	// hash (a claim) is completed; any other unexpired record of the key is
+	// kept and the error is ErrConflict; an expired one is replaced.
 	IdempotencyPut(ctx context.Context, p *IdempotencyPutParams) (*IdempotencyRecord, error)
+	// IdempotencyRelease deletes the key's pending record of requestHash, so
+	// a request that could not be served can be tried again at once. A
+	// complete record, or none, is left as it is.
+	IdempotencyRelease(ctx context.Context, tenantID, key, requestHash string) error
 	// IdempotencyDeleteExpired deletes records that expired at or before now
 	// and returns how many. Cross-tenant.
 	IdempotencyDeleteExpired(ctx context.Context, now time.Time) (int64, error)

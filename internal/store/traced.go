@@ -413,6 +413,22 @@ func (t *traced) IdempotencyPut(ctx context.Context, p *IdempotencyPutParams) (*
 	return r0, err
 }
 
+// IdempotencyClaim implements Store.
+func (t *traced) IdempotencyClaim(ctx context.Context, p *IdempotencyClaimParams) (*IdempotencyRecord, bool, error) {
+	ctx, span := t.start(ctx, "IdempotencyClaim")
+	r0, r1, err := t.st.IdempotencyClaim(ctx, p)
+	end(span, err)
+	return r0, r1, err
+}
+
+// IdempotencyRelease implements Store.
+func (t *traced) IdempotencyRelease(ctx context.Context, tenantID, key, requestHash string) error {
+	ctx, span := t.start(ctx, "IdempotencyRelease")
+	err := t.st.IdempotencyRelease(ctx, tenantID, key, requestHash)
+	end(span, err)
+	return err
+}
+
 // IdempotencyDeleteExpired implements Store.
 func (t *traced) IdempotencyDeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	ctx, span := t.start(ctx, "IdempotencyDeleteExpired")

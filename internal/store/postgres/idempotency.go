@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/phoenix/platform/internal/store"
 )
@@ -17,6 +18,57 @@ func (s *Store) IdempotencyGet(ctx context.Context, tenantID, key string) (*stor
 		return nil, fmt.Errorf("get idempotency key %q: %w", key, translate(err))
 	}
 	return rec, nil
+}
+
+// IdempotencyClaim implements [store.Store]. The claim commits
+// asynchronously (see query/idempotency.sql); when it finds a live record,
+// that record stays locked by the claim's transaction until it is read, so
+// the record returned is the one that stopped the claim.
+func (s *Store) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimParams) (*store.IdempotencyRecord, bool, error) {
+	if err := p.Validate(); err != nil {
+		return nil, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var (
+		rec     *store.IdempotencyRecord
+		claimed bool
+	)
+	at := now()
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(qIdempotencyClaimAsync)
+		b.Queue(qIdempotencyClaim, p.TenantID, p.Key, p.RequestHash, at, p.ExpiresAt)
+		res := tx.SendBatch(ctx, b)
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
+			return err
+		}
+		var err error
+		rec, err = scanIdempotency(res.QueryRow())
+		if cerr := res.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err == nil {
+			claimed = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		rec, err = scanIdempotency(tx.QueryRow(ctx, qIdempotencyGet, p.TenantID, p.Key, at))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim idempotency key %q: %w", p.Key, translate(err))
+	}
+	return rec, claimed, nil
+}
+
+// IdempotencyRelease implements [store.Store].
+func (s *Store) IdempotencyRelease(ctx context.Context, tenantID, key, requestHash string) error {
+	if _, err := s.pool.Exec(ctx, qIdempotencyRelease, tenantID, key, requestHash); err != nil {
+		return fmt.Errorf("release idempotency key %q: %w", key, translate(err))
+	}
+	return nil
 }
 
 // IdempotencyPut implements [store.Store].

@@ -95,7 +95,10 @@ var (
 	qAuditLogList   = query("audit_log_list")
 
 	qIdempotencyGet           = query("idempotency_get")
+	qIdempotencyClaimAsync    = query("idempotency_claim_async")
+	qIdempotencyClaim         = query("idempotency_claim")
 	qIdempotencyPut           = query("idempotency_put")
+	qIdempotencyRelease       = query("idempotency_release")
 	qIdempotencyDeleteExpired = query("idempotency_delete_expired")
 
 	qSchemaMigrationsCreate  = query("schema_migrations_create")

@@ -19,6 +19,45 @@ func (s *Store) IdempotencyGet(ctx context.Context, tenantID, key string) (*stor
 	return rec, nil
 }
 
+// IdempotencyClaim implements [store.Store]. The insert and, when it finds
+// a live record, the read of that record run in one write transaction, so
+// the record returned is the one that stopped the claim.
+func (s *Store) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimParams) (*store.IdempotencyRecord, bool, error) {
+	if err := p.Validate(); err != nil {
+		return nil, false, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	var (
+		rec     *store.IdempotencyRecord
+		claimed bool
+	)
+	at := micros(now())
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		rec, err = scanIdempotency(tx.QueryRowContext(ctx, qIdempotencyClaim, p.TenantID, p.Key, p.RequestHash, at, micros(p.ExpiresAt)))
+		if err == nil {
+			claimed = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rec, err = scanIdempotency(tx.QueryRowContext(ctx, qIdempotencyGet, p.TenantID, p.Key, at))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim idempotency key %q: %w", p.Key, translate(err))
+	}
+	return rec, claimed, nil
+}
+
+// IdempotencyRelease implements [store.Store].
+func (s *Store) IdempotencyRelease(ctx context.Context, tenantID, key, requestHash string) error {
+	if _, err := s.w.ExecContext(ctx, qIdempotencyRelease, tenantID, key, requestHash); err != nil {
+		return fmt.Errorf("release idempotency key %q: %w", key, translate(err))
+	}
+	return nil
+}
+
 // IdempotencyPut implements [store.Store].
 func (s *Store) IdempotencyPut(ctx context.Context, p *store.IdempotencyPutParams) (*store.IdempotencyRecord, error) {
 	if err := p.Validate(); err != nil {

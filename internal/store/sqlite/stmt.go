@@ -7,15 +7,21 @@ import (
 	"sync"
 )
 
+// maxStmts bounds the prepared statements of a pool. The fixed queries and
+// the few shapes of each list query (one per combination of filters) stay
+// far below it; past it, new texts run unprepared.
+const maxStmts = 512
+
 // pool is a database/sql pool that keeps a prepared statement per query text,
-// so the fixed queries are parsed once per connection instead of on every
-// call. Queries built per call (lists) go unprepared.
+// so queries are parsed once per connection instead of on every call.
 type pool struct {
 	*sql.DB
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 }
+
+var errTooManyStmts = errors.New("too many prepared statements")
 
 func newPool(db *sql.DB) *pool {
 	return &pool{DB: db, stmts: make(map[string]*sql.Stmt)}
@@ -27,6 +33,9 @@ func (p *pool) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	defer p.mu.Unlock()
 	if st, ok := p.stmts[q]; ok {
 		return st, nil
+	}
+	if len(p.stmts) >= maxStmts {
+		return nil, errTooManyStmts
 	}
 	st, err := p.DB.PrepareContext(ctx, q)
 	if err != nil {
@@ -45,6 +54,15 @@ func (p *pool) QueryRowContext(ctx context.Context, q string, args ...any) *sql.
 		return p.DB.QueryRowContext(ctx, q, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// QueryContext runs a query through its prepared statement.
+func (p *pool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return p.DB.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // ExecContext runs a fixed statement through its prepared statement.

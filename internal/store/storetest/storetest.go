@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("EnrollmentToken", func(t *testing.T) { t.Parallel(); testEnrollmentToken(t, newStore) })
 	t.Run("AuditLog", func(t *testing.T) { t.Parallel(); testAuditLog(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
+	t.Run("IdempotencyClaim", func(t *testing.T) { t.Parallel(); testIdempotencyClaim(t, newStore) })
 	t.Run("TenantSettings", func(t *testing.T) { t.Parallel(); testTenantSettings(t, newStore) })
 	t.Run("TenantSettingsUpgrade", func(t *testing.T) { t.Parallel(); testTenantSettingsUpgrade(t, newStore, c) })
 	t.Run("Leader", func(t *testing.T) { t.Parallel(); testLeader(t, newStore, c) })
@@ -155,6 +156,8 @@ func testNilParams(t *testing.T, s store.Store) {
 	add(s.AuditLogAppend(c, nil))
 	add(s.AuditLogList(c, nil))
 	add(s.IdempotencyPut(c, nil))
+	_, _, err = s.IdempotencyClaim(c, nil)
+	errs = append(errs, err)
 	add(s.TenantSettingsPut(c, nil))
 	for i, err := range errs {
 		require.ErrorIs(t, err, store.ErrInvalid, "call %d", i)
