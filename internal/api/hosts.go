@@ -126,11 +126,7 @@ func (a *API) hostList(c *call) (any, error) {
 }
 
 func (a *API) hostGet(c *call) (any, error) {
-	host, err := hostParam(c.r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := a.fleetOrUnavailable()
+	host, f, err := a.hostAndFleet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +140,7 @@ func (a *API) hostGet(c *call) (any, error) {
 }
 
 func (a *API) hostConfig(c *call) (any, error) {
-	host, err := hostParam(c.r)
-	if err != nil {
-		return nil, err
-	}
-	f, err := a.fleetOrUnavailable()
+	host, f, err := a.hostAndFleet(c)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +150,16 @@ func (a *API) hostConfig(c *call) (any, error) {
 	}
 	return HostConfig{Host: hc.Host, Pipeline: hc.Pipeline, DeploymentID: hc.DeploymentID,
 		Experiments: nonNil(hc.Experiments), Hash: hc.Hash, Config: string(hc.Collector)}, nil
+}
+
+// hostAndFleet returns the call's {host} and the fleet that answers for it.
+func (a *API) hostAndFleet(c *call) (string, Fleet, error) {
+	host, err := hostParam(c.r)
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := a.fleetOrUnavailable()
+	return host, f, err
 }
 
 // maxHostName bounds a host name in a path (DNS names are at most 253).
