@@ -108,6 +108,9 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 func (c *Controller) lead(ctx context.Context, t *time.Ticker) {
+	if err := c.FinishPromotions(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("controller: finish interrupted promotions", "err", err)
+	}
 	for {
 		if err := c.Step(ctx); err != nil && ctx.Err() == nil {
 			c.log.Warn("controller: pass", "err", err)
@@ -118,6 +121,61 @@ func (c *Controller) lead(ctx context.Context, t *time.Ticker) {
 		case <-t.C:
 		}
 	}
+}
+
+// FinishPromotions promotes again every promoted experiment of every
+// tenant whose rollout was never created, because the server stopped
+// between recording the promotion and creating it. It does nothing unless
+// the deployer implements PromotionChecker.
+func (c *Controller) FinishPromotions(ctx context.Context) error {
+	check, ok := c.deployer.(PromotionChecker)
+	if !ok {
+		return nil
+	}
+	tenants, err := c.store.TenantList(ctx)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	var errs []error
+	for _, t := range tenants {
+		cursor := ""
+		for {
+			page, err := c.store.ExperimentList(ctx, &store.ExperimentListParams{
+				TenantID: t.ID, States: []string{string(StatePromoted)}, Cursor: cursor, Limit: store.MaxPageLimit,
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("list promoted experiments of tenant %s: %w", t.ID, err))
+				break
+			}
+			for _, se := range page.Items {
+				if err := c.finishPromotion(ctx, check, se); err != nil {
+					errs = append(errs, fmt.Errorf("experiment %s: %w", se.ID, err))
+				}
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Controller) finishPromotion(ctx context.Context, check PromotionChecker, se *store.Experiment) error {
+	exp, err := FromStore(se)
+	if err != nil {
+		return err
+	}
+	done, err := check.Promoted(ctx, exp)
+	if err != nil || done {
+		return err
+	}
+	id, err := c.deployer.Promote(ctx, exp, "controller")
+	if err != nil {
+		return fmt.Errorf("finish promotion: %w", err)
+	}
+	c.log.Info("finished an interrupted promotion", "experiment", exp.ID, "tenant", exp.TenantID, "deployment", id)
+	return nil
 }
 
 // Step makes one pass over every active experiment of every tenant.

@@ -263,3 +263,54 @@ func TestSpecValidationNamesFields(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"spec.baseline.name", "spec.candidate.name", "spec.target", "spec.duration", "spec.critical_processes[0]", "spec.mode"}, fields)
 }
+
+// checkingDeployer is a fakeDeployer that knows which experiments it
+// promoted, as the fleet's Deployer does from its deployments.
+type checkingDeployer struct{ *fakeDeployer }
+
+func (d checkingDeployer) Promoted(_ context.Context, e *experiment.Experiment) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.promoted[e.ID] > 0, nil
+}
+
+func TestControllerFinishesAnInterruptedPromotion(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	tenant := newTenant(t, st)
+	dep := checkingDeployer{newFakeDeployer(0)}
+	clk := &clock{t: time.Now()}
+	svc := experiment.NewService(st, dep)
+	experiment.SetClock(svc, clk.Now)
+	ctl := experiment.NewController(svc, dep, &fakeAnalyzer{verdict: experiment.VerdictPromote, decided: true}, experiment.ControllerConfig{}, nil)
+
+	// Two experiments reach completed; one is promoted fully, the other
+	// only recorded as promoted, as when the server stops before Promote.
+	var ids []string
+	for _, name := range []string{"full", "interrupted"} {
+		exp, err := svc.Create(ctx, experiment.CreateParams{TenantID: tenant, Name: name, Spec: spec()})
+		require.NoError(t, err)
+		_, err = svc.Start(ctx, tenant, exp.ID, "alice")
+		require.NoError(t, err)
+		ids = append(ids, exp.ID)
+	}
+	for range 4 {
+		require.NoError(t, ctl.Step(ctx))
+		clk.Add(5 * time.Minute)
+	}
+	_, err := svc.Promote(ctx, tenant, ids[0], "alice", false)
+	require.NoError(t, err)
+	done, err := svc.Get(ctx, tenant, ids[1])
+	require.NoError(t, err)
+	require.Equal(t, experiment.StateCompleted, done.State)
+	_, err = svc.Transition(ctx, done, experiment.StatePromoted, "alice", "promoted")
+	require.NoError(t, err)
+	require.Equal(t, 0, dep.promoted[ids[1]])
+
+	require.NoError(t, ctl.FinishPromotions(ctx))
+	require.Equal(t, 1, dep.promoted[ids[0]], "a finished promotion is left alone")
+	require.Equal(t, 1, dep.promoted[ids[1]], "the interrupted one is promoted")
+	require.NoError(t, ctl.FinishPromotions(ctx))
+	require.Equal(t, 1, dep.promoted[ids[1]], "and only once")
+}

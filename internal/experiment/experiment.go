@@ -72,6 +72,15 @@ type Deployer interface {
 	Unpromote(ctx context.Context, exp *Experiment, actor string) error
 }
 
+// PromotionChecker is implemented by a Deployer that can tell whether
+// Promote has run for an experiment. The promoted state is written before
+// Promote creates the rollout, so a server that stops between the two
+// leaves a promoted experiment without one; the controller finds those
+// when it starts leading and promotes them again.
+type PromotionChecker interface {
+	Promoted(ctx context.Context, exp *Experiment) (bool, error)
+}
+
 // Analyzer turns an experiment's measurements into a verdict. The analysis
 // work implements it. final is false for interim analyses while running.
 type Analyzer interface {

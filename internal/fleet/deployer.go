@@ -16,7 +16,15 @@ import (
 // [experiment.Deployer]. Every method is idempotent.
 type Deployer struct{ s *Server }
 
-var _ experiment.Deployer = (*Deployer)(nil)
+var (
+	_ experiment.Deployer         = (*Deployer)(nil)
+	_ experiment.PromotionChecker = (*Deployer)(nil)
+)
+
+var (
+	_ experiment.Deployer         = (*Deployer)(nil)
+	_ experiment.PromotionChecker = (*Deployer)(nil)
+)
 
 // Deploy reconciles the experiment's tenant, which adds the experiment's
 // exp-<id>-baseline and exp-<id>-candidate pipelines to the configuration
@@ -237,6 +245,16 @@ func (d *Deployer) Unpromote(ctx context.Context, exp *experiment.Experiment, ac
 
 // deploymentsOf returns the experiment's deployments in the states,
 // oldest first.
+// Promoted reports whether Promote has created a deployment for the
+// experiment, in any state since.
+func (d *Deployer) Promoted(ctx context.Context, exp *experiment.Experiment) (bool, error) {
+	mine, err := d.s.deploymentsOf(ctx, exp)
+	if err != nil {
+		return false, fmt.Errorf("deployments of experiment %s: %w", exp.ID, err)
+	}
+	return len(mine) > 0, nil
+}
+
 func (s *Server) deploymentsOf(ctx context.Context, exp *experiment.Experiment, states ...string) ([]*store.Deployment, error) {
 	all, err := listDeployments(ctx, s.st, exp.TenantID, states...)
 	if err != nil {
