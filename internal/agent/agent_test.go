@@ -248,7 +248,12 @@ func TestAgentRemoteConfigLifecycle(t *testing.T) {
 		switchBefore := a.Status().LastSwitch
 		srv.push(bad, "")
 		time.Sleep(1500 * time.Millisecond)
-		require.Equal(t, []protobufs.RemoteConfigStatuses{applying, failed}, srv.statuses(h))
+		// It may have been APPLIED (its first scrape is at once) before
+		// it stopped; it was never APPLYING again.
+		got := srv.statuses(h)
+		require.Equal(t, applying, got[0], "%v", got)
+		require.Equal(t, failed, got[len(got)-1], "%v", got)
+		require.NotContains(t, got[1:], applying, "%v", got)
 		require.Equal(t, switchBefore, a.Status().LastSwitch)
 		require.Equal(t, goodHash, a.Status().ConfigHash)
 	})
