@@ -82,7 +82,7 @@ func TestPipelineStatusAndGetConfigWithARealAgent(t *testing.T) {
 	// get-config prints exactly what the agent reports it runs.
 	r = te.run("pipeline", "get-config", "--host", host)
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "hostmetrics")
+	require.Contains(t, r.stdout, "host_metrics")
 	require.Contains(t, r.stdout, "phoenix_meter/active")
 	require.Contains(t, r.stdout, host)
 	r = te.run("pipeline", "get-config", "--host", host, "-o", "json")

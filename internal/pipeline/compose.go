@@ -106,6 +106,11 @@ var logLevels = []string{"debug", "info", "warn", "error"}
 // ActivePipeline is the collector pipeline name of the active pipeline.
 const ActivePipeline = "active"
 
+// HostMetricsReceiver is the receiver type of the composed configs'
+// shared scrape: host_metrics, the hostmetrics receiver's current name
+// (hostmetrics is a deprecated alias that logs a warning at every start).
+const HostMetricsReceiver = "host_metrics"
+
 // hostmetricsScrapers are the scrapers of the shared receiver. The process
 // scraper mutes the errors it reports for processes it may not read (other
 // users' processes, exited ones) so an unprivileged agent stays quiet.
@@ -420,7 +425,7 @@ func (p *plan) render() (map[string]any, error) {
 	}
 
 	return map[string]any{
-		"receivers":  map[string]any{"hostmetrics": hm},
+		"receivers":  map[string]any{HostMetricsReceiver: hm},
 		"processors": c.processors,
 		"exporters":  c.exporters,
 		"service": map[string]any{
@@ -509,7 +514,7 @@ func (c *config) addPipeline(name string, processors, exporters []string) {
 		c.nop = true
 	}
 	c.pipelines["metrics/"+name] = map[string]any{
-		"receivers":  []string{"hostmetrics"},
+		"receivers":  []string{HostMetricsReceiver},
 		"processors": processors,
 		"exporters":  slices.Clone(exporters),
 	}

@@ -146,7 +146,7 @@ func checkComposed(t *testing.T, a Assignment, doc []byte) {
 
 	// One shared hostmetrics receiver with the muted process scraper.
 	require.Len(t, c.Receivers, 1)
-	hm := c.Receivers["hostmetrics"]
+	hm := c.Receivers[HostMetricsReceiver]
 	require.NotNil(t, hm)
 	interval := a.CollectionInterval
 	if interval == 0 {
@@ -190,7 +190,7 @@ func checkComposed(t *testing.T, a Assignment, doc []byte) {
 	users := map[string][]string{} // processor id -> pipelines using it
 	for name, p := range c.Service.Pipelines {
 		id := strings.TrimPrefix(name, "metrics/")
-		require.Equal(t, []string{"hostmetrics"}, p.Receivers, name)
+		require.Equal(t, []string{HostMetricsReceiver}, p.Receivers, name)
 		procs := p.Processors
 		for _, proc := range procs {
 			require.Contains(t, c.Processors, proc, "%s uses %s", name, proc)
@@ -276,7 +276,7 @@ func TestComposeZeroAssignment(t *testing.T) {
 	require.Equal(t, "active", c.Processors["phoenix_meter/active"]["variant"])
 	require.Equal(t, "", c.Processors["phoenix_meter/active"]["experiment"])
 	require.Equal(t, toAny(DefaultCriticalProcesses), c.Processors["phoenix_meter/active"]["critical_executables"])
-	require.NotContains(t, c.Receivers["hostmetrics"], "root_path")
+	require.NotContains(t, c.Receivers[HostMetricsReceiver], "root_path")
 }
 
 func TestComposeCriticalPatterns(t *testing.T) {
@@ -299,7 +299,7 @@ func TestComposeCriticalPatterns(t *testing.T) {
 	checkComposed(t, a, got)
 	var c composed
 	require.NoError(t, yaml.Unmarshal(got, &c))
-	require.Equal(t, "/hostfs", c.Receivers["hostmetrics"]["root_path"])
+	require.Equal(t, "/hostfs", c.Receivers[HostMetricsReceiver]["root_path"])
 
 	critical := func(meter string) any { return c.Processors[meter]["critical_executables"] }
 	rule := func(prio string) any {

@@ -258,7 +258,7 @@ func stripRootPaths(doc []byte) ([]byte, errorList) {
 	for id, cfg := range recv {
 		typ, _, _ := strings.Cut(id, "/")
 		c, ok := cfg.(map[string]any)
-		if strings.TrimSpace(typ) != "hostmetrics" || !ok {
+		if typ = strings.TrimSpace(typ); (typ != "host_metrics" && typ != "hostmetrics") || !ok {
 			continue
 		}
 		rp, ok := c["root_path"]
