@@ -9,7 +9,7 @@ PKGS     := ./...
 TEST_TIMEOUT ?= 30m
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test test-short bench bench-fanout overhead lint fuzz clean
+.PHONY: all build run test e2e test-short bench bench-fanout overhead lint fuzz clean
 
 all: build
 
@@ -25,7 +25,14 @@ run: build
 # test runs every suite; integration suites need PostgreSQL, Redis and
 # Prometheus (see README) and fail under CI=true when one is unreachable.
 test:
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list $(PKGS) | grep -v /test/e2e)
+	$(MAKE) e2e
+
+# e2e runs the PRD's acceptance matrix (test/e2e) against the real binary:
+# phoenix dev, the load simulator and the CLI. It runs on its own, after the
+# other suites, because it measures this host's processes.
+e2e:
+	$(GO) test -race -count=1 -timeout 20m -v ./test/e2e
 
 test-short:
 	$(GO) test -short $(PKGS)
