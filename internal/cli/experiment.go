@@ -46,6 +46,7 @@ type createFlags struct {
 	critical          []string
 	mode              string
 	minReduction      string
+	minRuntime        time.Duration
 	paramsBaseline    []string
 	paramsCandidate   []string
 	scenarioConflicts []string
@@ -62,6 +63,7 @@ func (f *createFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.critical, "critical", nil, "regular expression of critical process executables (repeatable; default the catalog's list)")
 	fs.StringVar(&f.mode, "mode", "", "candidate mode: shadow (measured, not exported; default) or live")
 	fs.StringVar(&f.minReduction, "min-reduction", "", "smallest series reduction that wins, as a fraction or percentage (default 0.2 = 20%)")
+	fs.DurationVar(&f.minRuntime, "min-runtime", 0, "shortest runtime before the analysis may decide early (default 3m)")
 	fs.StringArrayVar(&f.paramsBaseline, "param-baseline", nil, "baseline parameter NAME=VALUE (repeatable)")
 	fs.StringArrayVar(&f.paramsCandidate, "param-candidate", nil, "candidate parameter NAME=VALUE (repeatable)")
 	f.scenarioConflicts = []string{"baseline", "candidate", "hosts", "selector", "param-baseline", "param-candidate"}
@@ -137,6 +139,12 @@ func (f *createFlags) request(a *app, fs *pflag.FlagSet) (api.ExperimentCreate, 
 			return in, nil, &UsageError{Err: fmt.Errorf("--min-reduction: %w", err)}
 		}
 		in.Spec.Criteria.MinReduction = v
+	}
+	if fs.Changed("min-runtime") {
+		if f.minRuntime <= 0 {
+			return in, nil, &UsageError{Err: fmt.Errorf("--min-runtime %s: must be positive", f.minRuntime)}
+		}
+		in.Spec.Criteria.MinRuntime = experiment.Duration(f.minRuntime)
 	}
 	if in.Name == "" {
 		in.Name = in.Spec.Candidate.Name + " vs " + in.Spec.Baseline.Name

@@ -169,7 +169,7 @@ comparisonMetrics: [cardinality, datapoints, cpu, critical_retention]
 
 	// Flags override the scenario's settings; the metrics echo goes to
 	// stderr so that stdout stays JSON.
-	r = s.run("experiment", "create", "--scenario", good, "--name", "renamed", "--duration", "1m", "--mode", "live", "-o", "json")
+	r = s.run("experiment", "create", "--scenario", good, "--name", "renamed", "--duration", "1m", "--mode", "live", "--min-runtime", "45s", "-o", "json")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stderr, "Comparison metrics:")
 	var e map[string]any
@@ -177,8 +177,9 @@ comparisonMetrics: [cardinality, datapoints, cpu, critical_retention]
 	require.Equal(t, "renamed", e["name"])
 	require.Equal(t, "1m0s", e["spec"].(map[string]any)["duration"])
 	require.Equal(t, "live", e["spec"].(map[string]any)["mode"])
+	require.Equal(t, "45s", e["spec"].(map[string]any)["criteria"].(map[string]any)["min_runtime"])
 
-	r = s.runIn("experimentName: from-stdin\nvariantA: process-baseline-v1\nvariantB: process-aggregated-v1\ntargetSelector: {env: prod}\n",
+	r = s.runIn("experimentName: from-stdin\nvariantA: process-baseline-v1\nvariantB: process-aggregated-v1\ntargetSelector: {env: prod}\nminRuntime: 2m\n",
 		"experiment", "create", "--scenario", "-")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "agents with env=prod")
@@ -191,6 +192,7 @@ comparisonMetrics: [cardinality, datapoints, cpu, critical_retention]
 		{"unknown-variant-key.yaml", "variantA: {pipeline: a, parms: {k: 1}}\nvariantB: b\ntargetHost: h\n", "field parms not found"},
 		{"missing.yaml", "experimentName: x\nduration: soon\n", "variantA: required"},
 		{"empty.yaml", "", "is empty"},
+		{"bad-min-runtime.yaml", "variantA: a\nvariantB: b\ntargetHost: h\nminRuntime: soon\n", "minRuntime: must be a positive duration"},
 	} {
 		r := s.run("experiment", "create", "--scenario", write(tc.name, tc.content))
 		require.Equal(t, ExitUsage, r.code, tc.name)

@@ -28,8 +28,9 @@ import (
 //	criticalProcessRegex: '^(nginx|postgres|java)$'   # or a list
 //	comparisonMetrics: [output_series, datapoints, cpu]
 //
-// targetSelector (agent labels), mode (shadow|live) and minReduction (a
-// fraction) may be added. Unknown keys are refused.
+// targetSelector (agent labels), mode (shadow|live), minReduction (a
+// fraction) and minRuntime (a duration such as 3m) may be added. Unknown
+// keys are refused.
 type scenario struct {
 	ExperimentName       string            `yaml:"experimentName"`
 	Duration             string            `yaml:"duration"`
@@ -42,6 +43,7 @@ type scenario struct {
 	ComparisonMetrics    []string          `yaml:"comparisonMetrics"`
 	Mode                 string            `yaml:"mode"`
 	MinReduction         *float64          `yaml:"minReduction"`
+	MinRuntime           string            `yaml:"minRuntime"`
 }
 
 // variant is a pipeline name, or a mapping {pipeline, params}.
@@ -197,6 +199,13 @@ func loadScenario(path string, r io.Reader) (name string, spec experiment.Spec, 
 	spec.Mode = s.Mode
 	if s.MinReduction != nil {
 		spec.Criteria.MinReduction = *s.MinReduction
+	}
+	if s.MinRuntime != "" {
+		d, err := time.ParseDuration(s.MinRuntime)
+		if err != nil || d <= 0 {
+			return "", spec, nil, bad("minRuntime: must be a positive duration such as 3m, got %q", s.MinRuntime)
+		}
+		spec.Criteria.MinRuntime = experiment.Duration(d)
 	}
 	return s.ExperimentName, spec, metrics, nil
 }
