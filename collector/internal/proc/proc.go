@@ -120,6 +120,12 @@ func Str(res pcommon.Resource, key string) string {
 	if !ok {
 		return ""
 	}
+	return StrValue(v)
+}
+
+// StrValue is Str for an attribute value already looked up: the string, or
+// the value rendered as one.
+func StrValue(v pcommon.Value) string {
 	if v.Type() == pcommon.ValueTypeStr {
 		return v.Str()
 	}
@@ -132,6 +138,12 @@ func PID(res pcommon.Resource) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	return PIDValue(v)
+}
+
+// PIDValue is PID for an attribute value already looked up. A string that
+// does not parse is not usable; its pid is what strconv.ParseInt returned.
+func PIDValue(v pcommon.Value) (int64, bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeInt:
 		return v.Int(), true

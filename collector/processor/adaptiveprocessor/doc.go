@@ -38,4 +38,16 @@
 //	      top_k: 20
 //	      enter: {process_count: 500, cpu_percent: 80}
 //	      exit:  {process_count: 400, cpu_percent: 60}
+//
+// # Component telemetry
+//
+// The processor records the measurements of a processor built with the
+// collector's processorhelper, under the same names and attributes:
+// otelcol_processor_incoming_items, otelcol_processor_outgoing_items (data
+// points) and otelcol_processor_internal_duration, and the "Start
+// processing." and "End processing." span events. It implements
+// processor.Metrics itself, and counts data points only while those counters
+// are enabled (not with telemetry level none, which Phoenix's composed
+// collectors use): counting walks every metric of a batch, which costs about
+// as much as the processing itself.
 package adaptiveprocessor

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,13 +50,49 @@ type transition struct {
 	n        uint64
 }
 
+// maxIdleRounds is how many of its host's batches a process may be missing
+// from before its CPU reading is forgotten; it then counts as a first
+// sighting again.
+const maxIdleRounds = 3
+
+// procKey identifies a process within its host: proc.Key without the host,
+// which is the host state's.
+type procKey struct {
+	pid   int64
+	start pcommon.Timestamp
+	name  string
+}
+
+// cpuReading is the last process.cpu.time reading of one process.
+type cpuReading struct {
+	key     procKey // its name is owned by the processor, not by a batch
+	seconds float64
+	ts      pcommon.Timestamp
+	round   uint64 // hostState.round of the reading
+}
+
 // hostState is what the processor remembers about one host.
 type hostState struct {
 	name        string
 	mode        int
 	lastSeen    time.Time
-	cpu         *proc.CPUTracker
 	transitions []transition
+
+	// round counts the batches the host was in. readings holds the last CPU
+	// reading of its processes; a reading more than maxIdleRounds+1 rounds
+	// old is stale, as if forgotten, and every few rounds endBatch removes
+	// the readings that the next batch would find stale. lastClean is the
+	// round of the last removal.
+	round     uint64
+	lastClean uint64
+	readings  map[procKey]*cpuReading
+	// prev holds the host's readings in the order of its previous batch, next
+	// those of the batch being processed, and cursor the position in prev
+	// expected to match the next process. Scrapes list a host's processes in
+	// the same order every interval, so most processes find their reading by
+	// one comparison instead of a map lookup (see reading).
+	prev, next []*cpuReading
+	cursor     int
 
 	// Per-batch scratch, valid while inBatch.
 	inBatch bool
@@ -74,11 +111,85 @@ func (h *hostState) count(from, to int) {
 	h.transitions = append(h.transitions, transition{from: from, to: to, n: 1})
 }
 
+// resetCPU forgets every CPU reading of the host.
+func (h *hostState) resetCPU() {
+	clear(h.readings)
+	clear(h.prev)
+	clear(h.next)
+	h.prev, h.next = h.prev[:0], h.next[:0]
+}
+
+// reading returns the reading of process k, creating an empty one (round 0,
+// so never fresh) on a first sighting. It tries, in order, the reading at the
+// cursor of the previous batch's order, the one after it (the process before
+// exited), and the map; in the last case the cursor stays, in case k is a new
+// process.
+func (h *hostState) reading(k procKey) *cpuReading {
+	var r *cpuReading
+	switch j := h.cursor; {
+	case j < len(h.prev) && h.prev[j].key == k:
+		r = h.prev[j]
+		h.cursor++
+	case j+1 < len(h.prev) && h.prev[j+1].key == k:
+		r = h.prev[j+1]
+		h.cursor += 2
+	default:
+		r = h.readings[k]
+		if r == nil {
+			k.name = strings.Clone(k.name)
+			r = &cpuReading{key: k}
+			h.readings[k] = r
+		}
+	}
+	h.next = append(h.next, r)
+	return r
+}
+
+// observe records a reading of process k and returns its utilization in
+// cores since its previous reading. ok is false on a first sighting (or after
+// maxIdleRounds batches of the host without it) and when time did not
+// advance; a counter that went backwards counts as a restart.
+func (h *hostState) observe(k procKey, seconds float64, ts pcommon.Timestamp) (cores float64, ok bool) {
+	r := h.reading(k)
+	fresh := r.round != 0 && h.round-r.round <= maxIdleRounds+1
+	prevSeconds, prevTS := r.seconds, r.ts
+	r.seconds, r.ts, r.round = seconds, ts, h.round
+	if !fresh || ts <= prevTS {
+		return 0, false
+	}
+	delta := seconds - prevSeconds
+	if delta < 0 {
+		delta = seconds
+	}
+	return delta / (float64(ts-prevTS) / 1e9), true
+}
+
+// endBatch makes this batch's order the hint of the next one and, every few
+// rounds, removes the readings that the next batch would find stale.
+func (h *hostState) endBatch() {
+	h.prev, h.next = h.next, h.prev
+	clear(h.next) // drop pointers to readings that may be removed
+	h.next = h.next[:0]
+	h.cursor = 0
+	if len(h.readings) > len(h.prev) && h.round-h.lastClean > maxIdleRounds {
+		h.lastClean = h.round
+		for k, r := range h.readings {
+			if h.round-r.round > maxIdleRounds {
+				delete(h.readings, k)
+			}
+		}
+	}
+}
+
 // entry is the per-resource scratch of one batch.
 type entry struct {
 	host  *hostState // nil for a resource that is not a process
 	score float64
+	pri   proc.Priority
 	keep  bool
+	// mode is the resource's phoenix.adaptive.mode attribute, when hasMode.
+	mode    pcommon.Value
+	hasMode bool
 }
 
 // adaptiveProcessor switches each host between filtering modes according to
@@ -153,18 +264,19 @@ func (p *adaptiveProcessor) shutdown(context.Context) error {
 func (p *adaptiveProcessor) hostFor(name string, now time.Time) *hostState {
 	hs, ok := p.hosts[name]
 	if !ok {
-		hs = &hostState{name: name, cpu: proc.NewCPUTracker()}
+		name = strings.Clone(name) // do not pin the batch
+		hs = &hostState{name: name, readings: make(map[procKey]*cpuReading)}
 		p.hosts[name] = hs
 	} else if !hs.inBatch && now.Sub(hs.lastSeen) > p.ttl {
 		hs.mode = 0
-		hs.cpu = proc.NewCPUTracker()
+		hs.resetCPU()
 	}
 	if !hs.inBatch {
 		hs.inBatch = true
 		hs.procs = 0
 		hs.cores = 0
 		hs.cands = hs.cands[:0]
-		hs.cpu.Begin()
+		hs.round++
 		p.batch = append(p.batch, hs)
 	}
 	hs.lastSeen = now
@@ -189,25 +301,25 @@ func (p *adaptiveProcessor) processMetrics(_ context.Context, md pmetric.Metrics
 	entries := p.entries[:n]
 	p.batch = p.batch[:0]
 
-	// Pass 1: count processes and observe CPU per host.
+	// Pass 1: read each resource's attributes once, count processes and
+	// observe CPU per host.
 	var last *hostState
 	for i := 0; i < n; i++ {
 		rm := rms.At(i)
-		res := rm.Resource()
-		if !proc.IsProcess(res) {
+		a := readAttrs(rm.Resource())
+		if !a.isProcess {
 			entries[i] = entry{keep: true}
 			continue
 		}
-		name := proc.Host(res)
 		hs := last
-		if hs == nil || hs.name != name {
-			hs = p.hostFor(name, now)
+		if hs == nil || hs.name != a.host {
+			hs = p.hostFor(a.host, now)
 			last = hs
 		}
 		hs.procs++
-		e := entry{host: hs, keep: true}
+		e := entry{host: hs, pri: a.pri, keep: true, mode: a.mode, hasMode: a.hasMode}
 		if p.needCPU {
-			e.score = p.observeCPU(hs, rm)
+			e.score = p.observeCPU(hs, rm, &a)
 		}
 		entries[i] = e
 	}
@@ -215,7 +327,7 @@ func (p *adaptiveProcessor) processMetrics(_ context.Context, md pmetric.Metrics
 	// Pass 2: step each host's mode (one step per batch at most).
 	anyFilter := false
 	for _, hs := range p.batch {
-		hs.cpu.End()
+		hs.endBatch()
 		pct := hs.cores / p.cpuCount * 100
 		next := p.step(hs.mode, hs.procs, pct)
 		if next != hs.mode {
@@ -235,13 +347,13 @@ func (p *adaptiveProcessor) processMetrics(_ context.Context, md pmetric.Metrics
 	// Pass 4: drop and label.
 	i := 0
 	rms.RemoveIf(func(rm pmetric.ResourceMetrics) bool {
-		e := entries[i]
+		e := &entries[i]
 		i++
 		if !e.keep {
 			return true
 		}
 		if e.host != nil {
-			rm.Resource().Attributes().PutStr(AttrMode, p.modes[e.host.mode].name)
+			p.label(rm.Resource().Attributes(), e)
 		}
 		return false
 	})
@@ -254,16 +366,84 @@ func (p *adaptiveProcessor) processMetrics(_ context.Context, md pmetric.Metrics
 	return md, nil
 }
 
-// observeCPU feeds a process's CPU time to its host's tracker, adds its
+// label sets phoenix.adaptive.mode on a kept process resource, as
+// attrs.PutStr would, without writing a value that is already there.
+func (p *adaptiveProcessor) label(attrs pcommon.Map, e *entry) {
+	name := p.modes[e.host.mode].name
+	if e.hasMode {
+		if e.mode.Type() != pcommon.ValueTypeStr || e.mode.Str() != name {
+			e.mode.SetStr(name)
+		}
+		return
+	}
+	// Grow the attribute slice by exactly one: the append in PutStr would
+	// double it.
+	attrs.EnsureCapacity(attrs.Len() + 1)
+	attrs.PutStr(AttrMode, name)
+}
+
+// attrs is what the processor reads from a resource's attributes.
+type attrs struct {
+	isProcess bool
+	host      string
+	name      string
+	pid       int64
+	pri       proc.Priority
+	mode      pcommon.Value
+	hasMode   bool
+}
+
+// readAttrs reads in one pass over a resource's attributes what proc.IsProcess,
+// proc.Host, proc.KeyOf (without the start) and proc.PriorityOf read with one
+// lookup each, with the same semantics: the first of duplicated keys wins,
+// like pcommon.Map.Get.
+func readAttrs(res pcommon.Resource) attrs {
+	var a attrs
+	var hasHost, hasName, hasPID, hasPri bool
+	for k, v := range res.Attributes().All() {
+		switch k {
+		case proc.AttrPID:
+			if !hasPID {
+				hasPID, a.isProcess = true, true
+				a.pid, _ = proc.PIDValue(v) // what proc.KeyOf takes, usable or not
+			}
+		case proc.AttrExecutableName:
+			if !hasName {
+				hasName, a.isProcess = true, true
+				a.name = proc.StrValue(v)
+			}
+		case proc.AttrHostName:
+			if !hasHost {
+				hasHost = true
+				a.host = proc.StrValue(v)
+			}
+		case proc.AttrPriority:
+			if !hasPri {
+				hasPri = true
+				if v.Type() == pcommon.ValueTypeStr {
+					// An invalid class is Unknown, as for proc.PriorityOf.
+					a.pri, _ = proc.ParsePriority(v.Str())
+				}
+			}
+		case AttrMode:
+			if !a.hasMode {
+				a.mode, a.hasMode = v, true
+			}
+		}
+	}
+	return a
+}
+
+// observeCPU feeds a process's CPU time to its host's readings, adds its
 // utilization to the host total, and returns its CPU ranking score: the
 // utilization since the previous batch or, on the first sighting, the
 // average over the process's lifetime.
-func (p *adaptiveProcessor) observeCPU(hs *hostState, rm pmetric.ResourceMetrics) float64 {
+func (p *adaptiveProcessor) observeCPU(hs *hostState, rm pmetric.ResourceMetrics, a *attrs) float64 {
 	secs, ts, start, ok := readCPU(rm)
 	if !ok {
 		return 0
 	}
-	cores, known := hs.cpu.Observe(proc.KeyOf(rm.Resource(), start), secs, ts)
+	cores, known := hs.observe(procKey{pid: a.pid, start: start, name: a.name}, secs, ts)
 	if known {
 		if !(cores > 0) || math.IsInf(cores, 1) {
 			return 0
@@ -334,7 +514,7 @@ func (p *adaptiveProcessor) selectKept(rms pmetric.ResourceMetricsSlice, entries
 		if !m.filters() {
 			continue
 		}
-		pri := proc.PriorityOf(rms.At(i).Resource())
+		pri := e.pri
 		if pri < proc.Low {
 			pri = proc.Low
 		}

@@ -3,11 +3,14 @@ package adaptiveprocessor
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/phoenix/platform/collector/internal/proc"
@@ -499,5 +502,62 @@ func TestReadCPUMatchesProc(t *testing.T) {
 		require.Equal(t, wantTS, ts)
 		require.Equal(t, wantOK, ok)
 		require.Equal(t, proc.StartTime(rms.At(i)), start)
+	}
+}
+
+// TestObserveMatchesCPUTracker checks the host's CPU readings against
+// proc.CPUTracker, which they replace: the same utilizations and first
+// sightings over batches in which processes come, go, return after a few
+// batches, change place, repeat, restart their counters or repeat a
+// timestamp.
+func TestObserveMatchesCPUTracker(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	var keys []procKey
+	for i := range 40 {
+		keys = append(keys, procKey{pid: int64(100 + i%30), start: pcommon.Timestamp(1 + i/30), name: fmt.Sprintf("p%d", i%7)})
+	}
+	ref := proc.NewCPUTracker()
+	hs := &hostState{readings: make(map[procKey]*cpuReading)}
+	secs := make([]float64, len(keys))
+	present := make([]bool, len(keys))
+	ts := pcommon.Timestamp(1_000_000_000_000)
+	for round := range 400 {
+		ref.Begin()
+		hs.round++
+		// Mostly the same processes in the same order; some leave, some
+		// return, and now and then the order is shuffled.
+		for i := range present {
+			if rng.IntN(8) == 0 {
+				present[i] = !present[i]
+			}
+		}
+		order := rng.Perm(len(keys))
+		if rng.IntN(4) != 0 {
+			slices.Sort(order)
+		}
+		ts += pcommon.Timestamp(10 * time.Second)
+		for _, i := range order {
+			if !present[i] {
+				continue
+			}
+			secs[i] += rng.Float64() * 10
+			if rng.IntN(20) == 0 {
+				secs[i] = rng.Float64() // counter restart
+			}
+			at := ts
+			if rng.IntN(20) == 0 {
+				at -= pcommon.Timestamp(20 * time.Second) // time went backwards
+			}
+			for range 1 + rng.IntN(2) { // sometimes twice in one batch
+				k := keys[i]
+				wantCores, wantOK := ref.Observe(proc.Key{Host: "h", PID: k.pid, Name: k.name, Start: k.start}, secs[i], at)
+				cores, ok := hs.observe(k, secs[i], at)
+				require.Equal(t, wantOK, ok, "round %d, process %d", round, i)
+				require.Equal(t, wantCores, cores, "round %d, process %d", round, i)
+			}
+		}
+		ref.End()
+		hs.endBatch()
+		require.LessOrEqual(t, len(hs.readings), len(keys))
 	}
 }

@@ -96,7 +96,7 @@ type hostBatch struct {
 	// processes counts the process resources (those naming an
 	// executable) of an input-stage call.
 	processes int
-	missing  []string
+	missing   []string
 }
 
 type nameMatch struct {

@@ -24,7 +24,8 @@ type memoKey struct {
 	owner       string
 }
 
-// prioritizer classifies process resources. Its memo is guarded by mu.
+// prioritizer classifies process resources. Its memo and hints are guarded
+// by mu.
 type prioritizer struct {
 	rules     []compiledRule
 	def       proc.Priority
@@ -36,9 +37,25 @@ type prioritizer struct {
 	useOwner       bool
 
 	mu   sync.Mutex
-	memo map[memoKey]proc.Priority
+	memo map[memoKey]classified
 	// maxMemo is the memo's bound; a field so that tests can lower it.
 	maxMemo int
+	// prev holds the classifications of the previous batch's process
+	// resources in batch order, and next those of the batch being
+	// processed; cursor is the position in prev expected to match the next
+	// process resource. Scrapes list a host's processes in the same order
+	// every interval, so most resources are classified by comparing their
+	// key with prev[cursor] instead of hashing it for the memo (see
+	// classifyAt).
+	prev, next []classified
+	cursor     int
+}
+
+// classified is a key with its class. Its strings are owned by the
+// processor, never by a batch.
+type classified struct {
+	key memoKey
+	pr  proc.Priority
 }
 
 // newPrioritizer compiles cfg. It fails on the same configurations that
@@ -51,7 +68,7 @@ func newPrioritizer(cfg *Config) (*prioritizer, error) {
 	p := &prioritizer{
 		def:       def,
 		overwrite: cfg.Overwrite,
-		memo:      make(map[memoKey]proc.Priority),
+		memo:      make(map[memoKey]classified),
 		maxMemo:   maxMemo,
 	}
 	for i, r := range cfg.Rules {
@@ -85,24 +102,56 @@ func (p *prioritizer) classify(k memoKey) proc.Priority {
 	return p.def
 }
 
-// lookup returns the memoized class of k, classifying and remembering it on
-// a miss. The caller holds mu.
-func (p *prioritizer) lookup(k memoKey) proc.Priority {
-	if pr, ok := p.memo[k]; ok {
-		return pr
+// lookup returns the memoized classification of k, classifying and
+// remembering it on a miss. The caller holds mu.
+func (p *prioritizer) lookup(k memoKey) classified {
+	if c, ok := p.memo[k]; ok {
+		return c
 	}
-	pr := p.classify(k)
 	if len(p.memo) >= p.maxMemo {
 		clear(p.memo)
 	}
-	// The key's strings point into the batch; copies keep the memo from
-	// pinning whole batches in memory.
-	p.memo[memoKey{
-		executable:  strings.Clone(k.executable),
-		commandLine: strings.Clone(k.commandLine),
-		owner:       strings.Clone(k.owner),
-	}] = pr
-	return pr
+	// The key's strings point into the batch; copies keep the memo (and the
+	// hints, which share them) from pinning whole batches in memory.
+	c := classified{
+		key: memoKey{
+			executable:  strings.Clone(k.executable),
+			commandLine: strings.Clone(k.commandLine),
+			owner:       strings.Clone(k.owner),
+		},
+		pr: p.classify(k),
+	}
+	p.memo[c.key] = c
+	return c
+}
+
+// maxHints bounds the process resources per batch whose classification is
+// remembered for the next batch's hints; resources past it use the memo.
+const maxHints = 1 << 16
+
+// classifyAt returns the class of the next process resource of the batch,
+// whose key is k. It first compares k with the classification at the same
+// place of the previous batch (and with the one after it, in case a process
+// exited); only when neither matches does it look k up in the memo, and
+// then it leaves the cursor where it was, in case k is a new process. A
+// stale hint is never wrong: a key's class depends only on the key. The
+// caller holds mu.
+func (p *prioritizer) classifyAt(k memoKey) proc.Priority {
+	var c classified
+	switch j := p.cursor; {
+	case j < len(p.prev) && p.prev[j].key == k:
+		c = p.prev[j]
+		p.cursor++
+	case j+1 < len(p.prev) && p.prev[j+1].key == k:
+		c = p.prev[j+1]
+		p.cursor += 2
+	default:
+		c = p.lookup(k)
+	}
+	if len(p.next) < maxHints {
+		p.next = append(p.next, c)
+	}
+	return c.pr
 }
 
 // processMetrics classifies every process resource of md in place.
@@ -110,9 +159,12 @@ func (p *prioritizer) processMetrics(_ context.Context, md pmetric.Metrics) (pme
 	rms := md.ResourceMetrics()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.cursor = 0
+	p.next = p.next[:0]
 	for i := 0; i < rms.Len(); i++ {
 		p.processResource(rms.At(i).Resource())
 	}
+	p.prev, p.next = p.next, p.prev
 	return md, nil
 }
 
@@ -150,7 +202,7 @@ func (p *prioritizer) processResource(res pcommon.Resource) {
 	if !isProcess || (has && !p.overwrite) {
 		return
 	}
-	name := p.lookup(k).String()
+	name := p.classifyAt(k).String()
 	if has {
 		if existing.Type() != pcommon.ValueTypeStr || existing.Str() != name {
 			existing.SetStr(name)

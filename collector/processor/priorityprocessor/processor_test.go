@@ -3,6 +3,7 @@ package priorityprocessor
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -344,4 +345,53 @@ func TestFactory(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, p.Capabilities().MutatesData)
 	require.NoError(t, p.Shutdown(context.Background()), "shutdown without start")
+}
+
+// TestHintsFollowChangingBatches checks the classification of batches whose
+// processes come, go and change place between batches, so that the
+// comparison with the previous batch sometimes matches, sometimes skips a
+// process that exited and sometimes falls back to the memo.
+func TestHintsFollowChangingBatches(t *testing.T) {
+	t.Parallel()
+	cfg := &Config{
+		Rules: []Rule{
+			{Priority: "critical", Executable: "^(nginx|postgres)$"},
+			{Priority: "high", Executable: "^worker-1", Owner: "^root$"},
+			{Priority: "medium", CommandLine: `--id=\d*7$`},
+		},
+		DefaultPriority: "low",
+		Overwrite:       true,
+	}
+	p, err := newPrioritizer(cfg)
+	require.NoError(t, err)
+	// Few executable names, so that neighbours often share one and differ
+	// only by owner or command line.
+	all := proctest.Processes("host-a", 60)
+	for i := range all {
+		if i >= 2 {
+			all[i].Name = fmt.Sprintf("worker-%d", 1+i%3*5)
+		}
+		if i%4 == 0 {
+			all[i].Owner = "root"
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for round := range 200 {
+		var ps []proctest.Process
+		for _, pr := range all {
+			if rng.IntN(6) != 0 {
+				ps = append(ps, pr)
+			}
+		}
+		if rng.IntN(5) == 0 {
+			rng.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
+		}
+		md, err := p.processMetrics(context.Background(), proctest.Metrics(ps, ts))
+		require.NoError(t, err)
+		got := priorities(md)
+		for i, pr := range ps {
+			want := p.classify(memoKey{executable: pr.Name, commandLine: pr.CommandLine, owner: pr.Owner}).String()
+			require.Equal(t, want, got[i], "round %d, process %d (%s)", round, i, pr.CommandLine)
+		}
+	}
 }

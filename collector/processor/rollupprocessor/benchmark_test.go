@@ -153,8 +153,8 @@ func BenchmarkProcess(b *testing.B) {
 	}
 }
 
-// BenchmarkFoldOnly measures the processor without the processorhelper wrapper,
-// steady state (the same batch every interval).
+// BenchmarkFoldOnly measures the fold alone, without the processor.Metrics
+// wrapper, steady state (the same batch every interval).
 func BenchmarkFoldOnly(b *testing.B) {
 	in := benchBatch(ts0)
 	dps := in.DataPointCount()

@@ -67,8 +67,8 @@ func newTestProcessor(t testing.TB, cfg *Config) (processor.Metrics, *consumerte
 	return p, sink, reg
 }
 
-// newDirect builds the processor without the processorhelper wrapper, with a clock
-// the test controls.
+// newDirect builds the fold without the processor.Metrics wrapper, with a
+// clock the test controls.
 func newDirect(t testing.TB, cfg Config, now *time.Time) *rollup {
 	t.Helper()
 	cnt, err := newCounters(nil, "test")

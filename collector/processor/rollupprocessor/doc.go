@@ -92,4 +92,16 @@
 // state_ttl, so state is dropped between 1 and 1.25 state_ttl after it was
 // last seen. Processes without a pid share one identity per executable name
 // and start time.
+//
+// # Component telemetry
+//
+// The processor records the measurements of a processor built with the
+// collector's processorhelper, under the same names and attributes:
+// otelcol_processor_incoming_items, otelcol_processor_outgoing_items (data
+// points) and otelcol_processor_internal_duration, and the "Start
+// processing." and "End processing." span events. It implements
+// processor.Metrics itself, and counts data points only while those counters
+// are enabled (not with telemetry level none, which Phoenix's composed
+// collectors use): counting walks every metric of a batch, which costs about
+// as much as the processing itself.
 package rollupprocessor

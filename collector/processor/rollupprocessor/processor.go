@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -298,17 +297,17 @@ func scan(res pcommon.Resource) resInfo {
 		case proc.AttrPID:
 			if !ri.hasPID {
 				ri.hasPID = true
-				ri.pid = pidValue(v)
+				ri.pid = usablePID(v)
 			}
 		case proc.AttrExecutableName:
 			if !ri.hasName {
 				ri.hasName = true
-				ri.name = strValue(v)
+				ri.name = proc.StrValue(v)
 			}
 		case proc.AttrHostName:
 			if !hasHost {
 				hasHost = true
-				ri.host = strValue(v)
+				ri.host = proc.StrValue(v)
 			}
 		case proc.AttrPriority:
 			if !hasPrio {
@@ -328,30 +327,12 @@ func scan(res pcommon.Resource) resInfo {
 	return ri
 }
 
-// strValue is proc.Str for one value.
-func strValue(v pcommon.Value) string {
-	if v.Type() == pcommon.ValueTypeStr {
-		return v.Str()
-	}
-	return v.AsString()
-}
-
-// pidValue is proc.PID for one value: 0 when it is not usable.
-func pidValue(v pcommon.Value) int64 {
-	switch v.Type() {
-	case pcommon.ValueTypeInt:
-		return v.Int()
-	case pcommon.ValueTypeStr:
-		n, err := strconv.ParseInt(v.Str(), 10, 64)
-		if err != nil {
-			return 0
-		}
+// usablePID is proc.PIDValue, 0 when the value is not usable.
+func usablePID(v pcommon.Value) int64 {
+	if n, ok := proc.PIDValue(v); ok {
 		return n
-	case pcommon.ValueTypeDouble:
-		return int64(v.Double())
-	default:
-		return 0
 	}
+	return 0
 }
 
 // groupOf returns the group key of a process resource that must be folded;
