@@ -47,7 +47,8 @@ func TestDeployAddsExperimentPipelinesAndReportsReady(t *testing.T) {
 	require.Contains(t, cfg, "metrics/exp-"+x.ID+"-baseline")
 	require.Contains(t, cfg, "metrics/exp-"+x.ID+"-candidate")
 	require.Contains(t, cfg, "metrics/active")
-	require.True(t, e.appliedRow(a))
+	// The registry writes the agent's row after the state Deploy read.
+	require.Eventually(t, func() bool { return e.appliedRow(a) }, wait, tick)
 	require.Equal(t, otherCount, other.receivedCount(), "an agent outside the target is left alone")
 	g, _ := e.live(a)
 	require.Equal(t, []string{x.ID}, g.Experiments)
