@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 )
@@ -200,7 +201,7 @@ func (s *Store) appendWriteRequest(ctx context.Context, tenant string, data []by
 				})
 				continue
 			}
-			ref, prev, havePrev = r, lastSample{t: smp.t, v: smp.v}, true
+			ref, prev, havePrev = r, lastSample(smp), true
 			st.appended++
 		}
 		if havePrev {
@@ -253,7 +254,7 @@ func (sc *appendScratch) buildLabels(ws *wireSeries, tenant string, maxLabels in
 		if i > 0 && raw[i-1].Name == l.Name {
 			return fmt.Sprintf("duplicate label name %q in series %s", l.Name, describe(raw))
 		}
-		if l.Name == labels.MetricName {
+		if l.Name == model.MetricNameLabel {
 			if l.Value == "" {
 				continue // an empty value is no label, as in Prometheus
 			}
@@ -271,7 +272,7 @@ func (sc *appendScratch) buildLabels(ws *wireSeries, tenant string, maxLabels in
 		}
 	}
 	if !hasName {
-		return fmt.Sprintf("missing metric name (label %s) in series %s", labels.MetricName, describe(raw))
+		return fmt.Sprintf("missing metric name (label %s) in series %s", model.MetricNameLabel, describe(raw))
 	}
 
 	sc.builder.Reset()

@@ -163,8 +163,9 @@ func TestMiddlewareRouteSources(t *testing.T) {
 
 	// A middleware that copies the request hides r.Pattern from the outer
 	// one; SetRoute still names the route.
+	type copyKey struct{}
 	copying := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), copyKey{}, 1)))
 	})
 	h := telemetry.Middleware(copying, nil, nil, log)
 	serve(h, httptest.NewRequest("GET", "/items/1", nil))

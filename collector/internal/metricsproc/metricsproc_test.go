@@ -121,7 +121,7 @@ func consumeWithTelemetry(t *testing.T, batches []pmetric.Metrics, build func(pr
 		for _, e := range s.Events() {
 			ev := e.Name
 			for _, a := range e.Attributes {
-				ev += " " + string(a.Key) + "=" + a.Value.Emit()
+				ev += " " + string(a.Key) + "=" + a.Value.String()
 			}
 			r.events = append(r.events, ev)
 		}
