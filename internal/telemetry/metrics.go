@@ -77,7 +77,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		seen:    make(map[string]bool),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.collectErrors, m.experiments, m.buildInfo)
+		// The experiment collector exposes collectErrors itself, after a
+		// failed read has counted, so that one scrape reports its own
+		// failure (collectors of one Gather run concurrently).
+		reg.MustRegister(m.requests, m.duration, m.experiments, m.buildInfo)
 	}
 	return m
 }
@@ -127,9 +130,13 @@ type experimentCollector struct {
 	seen map[string]bool
 }
 
-func (c *experimentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *experimentCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	c.errors.Describe(ch)
+}
 
 func (c *experimentCollector) Collect(ch chan<- prometheus.Metric) {
+	defer c.errors.Collect(ch)
 	fn := c.fn.Load()
 	if fn == nil {
 		return
