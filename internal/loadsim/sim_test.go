@@ -124,7 +124,10 @@ func TestLoadProcessesWork(t *testing.T) {
 func TestIdleOnlyRunsSleep(t *testing.T) {
 	t.Parallel()
 	if findSleep() == "" {
-		t.Skip("no sleep program")
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no sleep program (coreutils) under CI=true")
+		}
+		t.Skip("no sleep program: install coreutils")
 	}
 	cfg := config(t, ProfileHighCardinality, 10, 0)
 	cfg.IdleOnly = true

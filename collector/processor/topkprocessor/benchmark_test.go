@@ -3,11 +3,9 @@ package topkprocessor
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	"github.com/stretchr/testify/require"
@@ -18,9 +16,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/phoenix/platform/collector/internal/benchside"
 	"github.com/phoenix/platform/collector/internal/proc"
 	"github.com/phoenix/platform/collector/internal/proctest"
 )
@@ -148,11 +146,11 @@ func TestFilterEquivalent(t *testing.T) {
 // the same resources by a precomputed pid keep list. OTTL cannot rank, so the
 // filter side does only the drop: the comparison flatters it. Both are built
 // through their factories and driven through ConsumeMetrics into a nop
-// consumer; see compareSides for what is measured.
+// consumer; see benchside.Compare for what is measured.
 func BenchmarkProcess(b *testing.B) {
 	ctx := context.Background()
 	keep := warmKeepList(b, newScrapes(1000))
-	compareSides(b,
+	benchside.Compare(b, Type,
 		func(b *testing.B) processor.Metrics {
 			return newFilter(b, keep, consumertest.NewNop())
 		},
@@ -163,81 +161,4 @@ func BenchmarkProcess(b *testing.B) {
 			return p
 		},
 		func() func() pmetric.Metrics { return newScrapes(1000).next })
-}
-
-// compareSides runs three sub-benchmarks over batches from a fresh source
-// each: "floor", a processorhelper processor that passes batches through
-// unchanged (the share of the ottl side's cost that is processorhelper's: its
-// data point counting, which also pays for the first touch of a freshly
-// built batch; the phoenix side implements processor.Metrics itself and does
-// not count unless its telemetry is enabled), "ottl", the stock equivalent,
-// and "phoenix". Each reports wall time per data point (ns/dp), throughput
-// (dp/s) and the CPU time of the benchmark's thread per data point
-// (cpu-ns/dp), which other processes competing for a busy machine's cores
-// inflate less. The phoenix side also reports how many times faster it is
-// than the ottl side by wall time (x-faster) and by CPU time
-// (x-faster-cpu). One batch is
-// consumed before the timer so that stateful processors are in their steady
-// state. Each batch is built with the timer stopped, and a garbage
-// collection runs with the timer stopped so that collecting the harness's
-// batches is not charged to any side; each side's own allocations are
-// reported with -benchmem.
-func compareSides(b *testing.B, ottl, phoenix func(*testing.B) processor.Metrics, source func() func() pmetric.Metrics) {
-	ctx := context.Background()
-	type result struct{ wall, cpu float64 }
-	var results [3]result
-	sides := []struct {
-		name string
-		new  func(*testing.B) processor.Metrics
-	}{
-		{"floor", func(b *testing.B) processor.Metrics {
-			p, err := processorhelper.NewMetrics(ctx, processortest.NewNopSettings(Type), nil, consumertest.NewNop(),
-				func(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) { return md, nil })
-			require.NoError(b, err)
-			return p
-		}},
-		{"ottl", ottl},
-		{"phoenix", phoenix},
-	}
-	for i, side := range sides {
-		b.Run(side.name, func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			p := side.new(b)
-			require.NoError(b, p.Start(ctx, componenttest.NewNopHost()))
-			defer func() { require.NoError(b, p.Shutdown(ctx)) }()
-			next := source()
-			first := next()
-			dps := first.DataPointCount()
-			require.NoError(b, p.ConsumeMetrics(ctx, first))
-			var cpu time.Duration
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				md := next()
-				runtime.GC()
-				b.StartTimer()
-				c0 := threadCPU()
-				if err := p.ConsumeMetrics(ctx, md); err != nil {
-					b.Fatal(err)
-				}
-				cpu += threadCPU() - c0
-			}
-			b.StopTimer()
-			points := float64(b.N) * float64(dps)
-			r := result{wall: float64(b.Elapsed().Nanoseconds()) / points, cpu: float64(cpu.Nanoseconds()) / points}
-			results[i] = r
-			b.ReportMetric(r.wall, "ns/dp")
-			b.ReportMetric(1e9/r.wall, "dp/s")
-			b.ReportMetric(r.cpu, "cpu-ns/dp")
-			if side.name != "phoenix" || results[1].wall == 0 {
-				return
-			}
-			b.ReportMetric(results[1].wall/r.wall, "x-faster")
-			if r.cpu > 0 {
-				b.ReportMetric(results[1].cpu/r.cpu, "x-faster-cpu")
-			}
-		})
-	}
 }

@@ -1,4 +1,4 @@
-package topkprocessor
+package benchside
 
 import (
 	"time"
@@ -6,11 +6,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// threadCPU returns the CPU time consumed by the calling OS thread. The
-// benchmarks lock their goroutine to its thread, so differences of threadCPU
+// ThreadCPU returns the CPU time consumed by the calling OS thread. The
+// benchmarks lock their goroutine to its thread, so differences of ThreadCPU
 // measure the work done, unaffected by other processes competing for the
 // machine's cores.
-func threadCPU() time.Duration {
+func ThreadCPU() time.Duration {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0
