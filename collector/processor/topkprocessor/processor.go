@@ -37,21 +37,9 @@ type series struct {
 	member bool
 }
 
-// candidate is one process resource of the batch being ranked.
-type candidate struct {
-	score  float64
-	pid    int64
-	start  pcommon.Timestamp
-	name   string
-	st     *series
-	res    int32 // index of the resource in the batch
-	host   int32 // index of the host in the batch
-	always bool  // priority at or above always_keep
-}
-
 // before reports whether a ranks above b: higher score first, then lower
 // pid, earlier start, name and batch position, so ranks are deterministic.
-func before(a, b *candidate) bool {
+func before(a, b *entry) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
@@ -67,17 +55,6 @@ func before(a, b *candidate) bool {
 	return a.res < b.res
 }
 
-func compare(a, b candidate) int {
-	switch {
-	case before(&a, &b):
-		return -1
-	case before(&b, &a):
-		return 1
-	default:
-		return 0
-	}
-}
-
 // instance identifies a process within its host, together with the
 // executable name kept in its series: a fixed-size key that hashes without
 // reading strings.
@@ -90,7 +67,8 @@ type instance struct {
 type hostState struct {
 	procs map[instance]*series
 	// gen and idx number the host within the batch being processed: idx is
-	// valid while gen equals topK.gen.
+	// valid while gen equals topK.gen, and topK.batchHosts[idx] is then
+	// this host.
 	gen uint64
 	idx int32
 	// hint holds the series of the host's process resources in the order of
@@ -119,14 +97,17 @@ type topK struct {
 	nHosts    int // hosts in the batch being processed
 	lastSweep int64
 	maxStates int
-	cands     []candidate
-	grouped   []candidate
 	keep      []bool
 	hostCount []int
-	// ids and readings are what the reading passes of processMetrics read
-	// from the batch's process resources, in batch order.
-	ids      []identity
-	readings []reading
+	// order and grouped list entries by their index, in the order ranking
+	// leaves them.
+	order   []int32
+	grouped []int32
+	// entries is what the reading passes of processMetrics read from the
+	// batch's process resources, in batch order, and batchHosts the hosts
+	// of the batch by their index.
+	entries    []entry
+	batchHosts []*hostState
 }
 
 // newTopK builds the processor from a configuration; it fails on the same
@@ -165,63 +146,60 @@ func (p *topK) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Me
 	for i := range p.keep {
 		p.keep[i] = true
 	}
-	p.cands = p.cands[:0]
 	p.gen++
 	p.nHosts = 0
+	p.batchHosts = p.batchHosts[:0]
+
+	// The batch is read in passes over the resources, attributes first and
+	// metrics second, before any state is touched: the reads of a freshly
+	// received batch mostly miss the CPU caches, and a short loop whose
+	// iterations are independent lets the CPU overlap the misses of
+	// successive resources instead of waiting for each in turn. What the
+	// passes read goes to one compact scratch array, itself out of the
+	// caches when a batch arrives.
+	p.entries = slices.Grow(p.entries[:0], n)[:n]
+	m := 0
 	var (
 		lastHost string
-		hs       *hostState
+		hostIdx  int32
 	)
-
-	// The batch is read in two passes over the resources, attributes first
-	// and metrics second, before any state is touched: the reads of a
-	// freshly received batch mostly miss the CPU caches, and a short loop
-	// whose iterations are independent lets the CPU overlap the misses of
-	// successive resources instead of waiting for each in turn.
-	p.ids = p.ids[:0]
 	for i := 0; i < n; i++ {
-		if id, ok := p.readIdentity(rms.At(i).Resource()); ok {
-			id.res = int32(i)
-			p.ids = append(p.ids, id)
+		e := &p.entries[m]
+		host, ok := p.readIdentity(rms.At(i).Resource(), e)
+		if !ok {
+			continue
 		}
+		if m == 0 || host != lastHost {
+			hostIdx = p.host(host).idx
+			lastHost = host
+		}
+		e.res, e.host = int32(i), hostIdx
+		m++
 	}
-	p.readings = slices.Grow(p.readings[:0], len(p.ids))[:len(p.ids)]
-	for j := range p.ids {
-		p.readings[j] = readMetrics(rms.At(int(p.ids[j].res)), p.byMemory)
+	entries := p.entries[:m]
+	for j := range entries {
+		readMetrics(rms.At(int(entries[j].res)), p.byMemory, &entries[j])
 	}
-	for j := range p.ids {
-		id, r := &p.ids[j], &p.readings[j]
-		if hs == nil || id.host != lastHost {
-			hs = p.host(id.host)
-			lastHost = id.host
-		}
-		st := p.series(hs, id.name, instance{pid: id.pid, start: r.start}, now)
-		c := candidate{
-			pid:    id.pid,
-			start:  r.start,
-			name:   id.name,
-			st:     st,
-			res:    id.res,
-			host:   hs.idx,
-			always: id.always,
-		}
+	for j := range entries {
+		e := &entries[j]
+		st := p.series(p.batchHosts[e.host], e.name, instance{pid: e.pid, start: e.start}, now)
 		if p.byMemory {
-			c.score = sanitize(r.memory)
+			e.score = sanitize(e.value)
 		} else {
-			c.score = p.cpuScore(st, r)
+			e.score = p.cpuScore(st, e)
 		}
 		st.seen = now
-		p.cands = append(p.cands, c)
+		e.st = st
 	}
 
-	p.rank()
+	p.rank(entries)
 
 	if p.mark {
-		for i := range p.cands {
-			c := &p.cands[i]
-			rms.At(int(c.res)).Resource().Attributes().PutBool(proc.AttrKeep, p.keep[c.res])
+		for i := range entries {
+			res := entries[i].res
+			rms.At(int(res)).Resource().Attributes().PutBool(proc.AttrKeep, p.keep[res])
 		}
-	} else if len(p.cands) > 0 {
+	} else if len(entries) > 0 {
 		idx := 0
 		keep := p.keep
 		rms.RemoveIf(func(pmetric.ResourceMetrics) bool {
@@ -231,9 +209,8 @@ func (p *topK) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Me
 		})
 	}
 	// Drop references into the batch held by the scratch buffers.
-	clear(p.cands)
-	clear(p.grouped)
-	clear(p.ids)
+	clear(entries)
+	clear(p.batchHosts)
 
 	if now-p.lastSweep >= p.ttl/4 || p.nStates > p.maxStates {
 		p.sweep(now)
@@ -251,6 +228,7 @@ func (p *topK) host(name string) *hostState {
 	if hs.gen != p.gen {
 		hs.gen, hs.idx = p.gen, int32(p.nHosts)
 		p.nHosts++
+		p.batchHosts = append(p.batchHosts, hs)
 		hs.hint, hs.next = hs.next, hs.hint[:0]
 		hs.pos = 0
 	}
@@ -288,26 +266,26 @@ func (p *topK) series(hs *hostState, name string, in instance, now int64) *serie
 // divided by the time since its start), or 0 when the start is unknown. A
 // reading that does not advance in time reuses the previous score; a counter
 // that went backwards counts as a restart.
-func (p *topK) cpuScore(st *series, r *reading) float64 {
-	if !r.hasCPU {
+func (p *topK) cpuScore(st *series, e *entry) float64 {
+	if !e.has {
 		return 0
 	}
 	switch {
 	case st.cpuTS == 0:
 		st.score = 0
-		if r.start != 0 && r.ts > r.start {
-			st.score = sanitize(r.cpuSeconds / (float64(r.ts-r.start) / 1e9))
+		if e.start != 0 && e.ts > e.start {
+			st.score = sanitize(e.value / (float64(e.ts-e.start) / 1e9))
 		}
-	case r.ts > st.cpuTS:
-		delta := r.cpuSeconds - st.cpuSeconds
+	case e.ts > st.cpuTS:
+		delta := e.value - st.cpuSeconds
 		if delta < 0 {
-			delta = r.cpuSeconds
+			delta = e.value
 		}
-		st.score = sanitize(delta / (float64(r.ts-st.cpuTS) / 1e9))
+		st.score = sanitize(delta / (float64(e.ts-st.cpuTS) / 1e9))
 	default:
 		return st.score
 	}
-	st.cpuSeconds, st.cpuTS = r.cpuSeconds, r.ts
+	st.cpuSeconds, st.cpuTS = e.value, e.ts
 	return st.score
 }
 
@@ -320,58 +298,62 @@ func sanitize(v float64) float64 {
 	return v
 }
 
-// rank decides p.keep for every candidate, host by host, and updates
+// rank decides p.keep for every entry, host by host, and updates
 // membership.
-func (p *topK) rank() {
+func (p *topK) rank(es []entry) {
+	p.order = slices.Grow(p.order[:0], len(es))[:len(es)]
 	switch p.nHosts {
 	case 0:
 		return
 	case 1:
-		p.rankHost(p.cands)
+		for i := range p.order {
+			p.order[i] = int32(i)
+		}
+		p.rankHost(es, p.order)
 		return
 	}
 	// Several hosts: a counting sort by host index makes each host's
-	// candidates contiguous.
+	// entries contiguous in the order.
 	p.hostCount = slices.Grow(p.hostCount[:0], p.nHosts+1)[:p.nHosts+1]
 	clear(p.hostCount)
-	for i := range p.cands {
-		p.hostCount[p.cands[i].host+1]++
+	for i := range es {
+		p.hostCount[es[i].host+1]++
 	}
 	for h := 1; h < len(p.hostCount); h++ {
 		p.hostCount[h] += p.hostCount[h-1]
 	}
-	p.grouped = slices.Grow(p.grouped[:0], len(p.cands))[:len(p.cands)]
 	next := p.hostCount
-	for _, c := range p.cands {
-		p.grouped[next[c.host]] = c
-		next[c.host]++
+	for i := range es {
+		h := es[i].host
+		p.order[next[h]] = int32(i)
+		next[h]++
 	}
 	// next[h] is now the end of host h, which is the start of host h+1.
 	begin := 0
 	for h := range p.nHosts {
-		p.rankHost(p.grouped[begin:next[h]])
+		p.rankHost(es, p.order[begin:next[h]])
 		begin = next[h]
 	}
 }
 
-// rankHost ranks one host's candidates. The top k are kept and become
-// members; members of the previous batch ranked below k stay while they rank
-// within k+margin; everything else leaves. Processes at or above always_keep
-// are kept whatever their rank.
-func (p *topK) rankHost(cs []candidate) {
-	k := min(p.k, len(cs))
-	hi := min(p.k+p.margin, len(cs))
-	selectTop(cs, hi)
-	selectTop(cs[:hi], k)
-	for i := range cs {
-		c := &cs[i]
+// rankHost ranks one host's entries, listed by order. The top k are kept
+// and become members; members of the previous batch ranked below k stay
+// while they rank within k+margin; everything else leaves. Processes at or
+// above always_keep are kept whatever their rank.
+func (p *topK) rankHost(es []entry, order []int32) {
+	k := min(p.k, len(order))
+	hi := min(p.k+p.margin, len(order))
+	selectTop(es, order, hi)
+	selectTop(es, order[:hi], k)
+	for i, j := range order {
+		e := &es[j]
 		switch {
 		case i < k:
-			c.st.member = true
+			e.st.member = true
 		case i >= hi:
-			c.st.member = false
+			e.st.member = false
 		}
-		p.keep[c.res] = c.st.member || c.always
+		p.keep[e.res] = e.st.member || e.always
 	}
 }
 
@@ -401,23 +383,33 @@ func (p *topK) sweep(now int64) {
 	}
 }
 
-// selectTop reorders cs so that cs[:n] holds the n best-ranked candidates
-// (in no particular order). It is a quickselect with median-of-three pivots
-// that falls back to sorting when partitions degenerate, so it runs in
-// linear time on average and n log n at worst.
-func selectTop(cs []candidate, n int) {
-	if n <= 0 || n >= len(cs) {
+// selectTop reorders the indices of order so that order[:n] lists the n
+// best-ranked entries of es (in no particular order). It is a quickselect
+// with median-of-three pivots that falls back to sorting when partitions
+// degenerate, so it runs in linear time on average and n log n at worst.
+// Ranking moves 4-byte indices, not the entries.
+func selectTop(es []entry, order []int32, n int) {
+	if n <= 0 || n >= len(order) {
 		return
 	}
-	lo, hi := 0, len(cs) // the n-th boundary lies within cs[lo:hi]
-	budget := 2 * bitsLen(len(cs))
+	lo, hi := 0, len(order) // the n-th boundary lies within order[lo:hi]
+	budget := 2 * bitsLen(len(order))
 	for hi-lo > 12 {
 		if budget == 0 {
-			slices.SortFunc(cs[lo:hi], compare)
+			slices.SortFunc(order[lo:hi], func(a, b int32) int {
+				switch {
+				case before(&es[a], &es[b]):
+					return -1
+				case before(&es[b], &es[a]):
+					return 1
+				default:
+					return 0
+				}
+			})
 			return
 		}
 		budget--
-		m := partition(cs[lo:hi]) + lo
+		m := partition(es, order[lo:hi]) + lo
 		switch {
 		case m == n || m+1 == n:
 			return
@@ -429,37 +421,39 @@ func selectTop(cs []candidate, n int) {
 	}
 	// Small range: insertion sort settles it.
 	for i := lo + 1; i < hi; i++ {
-		for j := i; j > lo && before(&cs[j], &cs[j-1]); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
+		for j := i; j > lo && before(&es[order[j]], &es[order[j-1]]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
 }
 
-// partition moves a median-of-three pivot to its final position p of cs: all
-// of cs[:p] rank before it and all of cs[p+1:] after it. It returns p.
-func partition(cs []candidate) int {
-	last := len(cs) - 1
+// partition moves a median-of-three pivot to its final position p of order:
+// all of order[:p] rank before it and all of order[p+1:] after it. It
+// returns p.
+func partition(es []entry, order []int32) int {
+	last := len(order) - 1
 	mid := last / 2
-	// Order cs[0], cs[mid], cs[last]; the median ends up at mid.
-	if before(&cs[mid], &cs[0]) {
-		cs[mid], cs[0] = cs[0], cs[mid]
+	at := func(i int) *entry { return &es[order[i]] }
+	// Order order[0], order[mid], order[last]; the median ends up at mid.
+	if before(at(mid), at(0)) {
+		order[mid], order[0] = order[0], order[mid]
 	}
-	if before(&cs[last], &cs[mid]) {
-		cs[last], cs[mid] = cs[mid], cs[last]
-		if before(&cs[mid], &cs[0]) {
-			cs[mid], cs[0] = cs[0], cs[mid]
+	if before(at(last), at(mid)) {
+		order[last], order[mid] = order[mid], order[last]
+		if before(at(mid), at(0)) {
+			order[mid], order[0] = order[0], order[mid]
 		}
 	}
-	cs[mid], cs[last] = cs[last], cs[mid]
-	pivot := &cs[last]
+	order[mid], order[last] = order[last], order[mid]
+	pivot := at(last)
 	store := 0
 	for i := 0; i < last; i++ {
-		if before(&cs[i], pivot) {
-			cs[i], cs[store] = cs[store], cs[i]
+		if before(at(i), pivot) {
+			order[i], order[store] = order[store], order[i]
 			store++
 		}
 	}
-	cs[store], cs[last] = cs[last], cs[store]
+	order[store], order[last] = order[last], order[store]
 	return store
 }
 
@@ -471,39 +465,49 @@ func bitsLen(n int) int {
 	return b
 }
 
-// identity is what ranking needs from a process resource's attributes.
-type identity struct {
-	host string
+// entry is what ranking reads from one process resource.
+type entry struct {
+	// name and pid come from the attributes.
 	name string
 	pid  int64
+	// value is the ranking metric (CPU seconds, summed over states, or
+	// resident bytes), has whether the resource has it, ts the time of
+	// its reading and start the process's start time.
+	value     float64
+	ts, start pcommon.Timestamp
+	res       int32 // index of the resource in the batch
+	host      int32 // index of the host in the batch
 	// always tells whether the process's priority is at or above
 	// always_keep.
 	always bool
-	res    int32 // index of the resource in the batch
+	has    bool
+	// score is the rank's score, and st the process's state.
+	score float64
+	st    *series
 }
 
 // readIdentity reads host.name, process.pid, process.executable.name and
 // phoenix.priority in one pass over the attributes, with the semantics of
 // proc.Host, proc.PID, proc.Str and proc.PriorityOf (a missing or invalid
-// priority counts as low). ok is false for resources that are not processes
-// (proc.IsProcess).
-func (p *topK) readIdentity(res pcommon.Resource) (id identity, ok bool) {
-	id.always = p.alwaysKeep <= proc.Low
+// priority counts as low), into e's name, pid and always, and returns the
+// host. ok is false for resources that are not processes (proc.IsProcess).
+func (p *topK) readIdentity(res pcommon.Resource, e *entry) (host string, ok bool) {
+	*e = entry{always: p.alwaysKeep <= proc.Low}
 	for k, v := range res.Attributes().All() {
 		switch k {
 		case proc.AttrHostName:
-			id.host = str(v)
+			host = str(v)
 		case proc.AttrPID:
-			id.pid = pidOf(v)
+			e.pid = pidOf(v)
 			ok = true
 		case proc.AttrExecutableName:
-			id.name = str(v)
+			e.name = str(v)
 			ok = true
 		case proc.AttrPriority:
-			id.always = p.isAlways(v)
+			e.always = p.isAlways(v)
 		}
 	}
-	return id, ok
+	return host, ok
 }
 
 // isAlways reports whether a phoenix.priority value is at or above
@@ -550,27 +554,16 @@ func pidOf(v pcommon.Value) int64 {
 	}
 }
 
-// reading is what ranking needs from a process resource's metrics.
-type reading struct {
-	cpuSeconds float64
-	ts         pcommon.Timestamp
-	start      pcommon.Timestamp
-	memory     float64
-	hasCPU     bool
-	hasMemory  bool
-}
-
-// readMetrics reads the ranking metric of a resource: with byMemory the
-// resident memory of the first process.memory.usage metric (as
-// proc.MemoryBytes), otherwise the CPU time of the first process.cpu.time
-// sum, summed over states, and its latest timestamp (as proc.CPUSeconds for
-// one such metric). The process start time is the earliest start timestamp
-// of the ranking metric's points; when it has none, that of any cumulative
-// sum of the resource (proc.StartTime). hostmetrics gives all of a process's
-// points the same start, so this is proc.StartTime without reading every
-// point.
-func readMetrics(rm pmetric.ResourceMetrics, byMemory bool) reading {
-	var r reading
+// readMetrics reads the ranking metric of a resource into e's value, has,
+// ts and start: with byMemory the resident memory of the first
+// process.memory.usage metric (as proc.MemoryBytes), otherwise the CPU time
+// of the first process.cpu.time sum, summed over states, and its latest
+// timestamp (as proc.CPUSeconds for one such metric). The process start time
+// is the earliest start timestamp of the ranking metric's points; when it
+// has none, that of any cumulative sum of the resource (proc.StartTime).
+// hostmetrics gives all of a process's points the same start, so this is
+// proc.StartTime without reading every point.
+func readMetrics(rm pmetric.ResourceMetrics, byMemory bool, r *entry) {
 	sms := rm.ScopeMetrics()
 scan:
 	for i := 0; i < sms.Len(); i++ {
@@ -592,7 +585,7 @@ scan:
 					continue
 				}
 				dp := dps.At(0)
-				r.memory, r.hasMemory = proc.NumberValue(dp), true
+				r.value, r.has = proc.NumberValue(dp), true
 				if m.Type() == pmetric.MetricTypeSum {
 					r.start = earliestStart(dps)
 				}
@@ -604,9 +597,9 @@ scan:
 					if s := dp.StartTimestamp(); s != 0 && (r.start == 0 || s < r.start) {
 						r.start = s
 					}
-					r.cpuSeconds += proc.NumberValue(dp)
+					r.value += proc.NumberValue(dp)
 					r.ts = max(r.ts, dp.Timestamp())
-					r.hasCPU = true
+					r.has = true
 				}
 				break scan
 			}
@@ -615,7 +608,6 @@ scan:
 	if r.start == 0 {
 		r.start = proc.StartTime(rm)
 	}
-	return r
 }
 
 // earliestStart returns the earliest non-zero start timestamp of the points.

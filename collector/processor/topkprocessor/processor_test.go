@@ -649,31 +649,35 @@ func TestReadersAgreeWithProc(t *testing.T) {
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		res := rm.Resource()
-		id, ok := p.readIdentity(res)
+		var id entry
+		host, ok := p.readIdentity(res, &id)
 		require.Equal(t, proc.IsProcess(res), ok, "resource %d", i)
 		pid, _ := proc.PID(res)
 		require.Equal(t, pid, id.pid, "resource %d", i)
-		require.Equal(t, proc.Host(res), id.host, "resource %d", i)
+		require.Equal(t, proc.Host(res), host, "resource %d", i)
 		require.Equal(t, proc.Str(res, proc.AttrExecutableName), id.name, "resource %d", i)
 		wantPr := proc.PriorityOf(res)
 		if wantPr == proc.Unknown {
 			wantPr = proc.Low
 		}
 		for _, k := range keepers {
-			kid, _ := k.readIdentity(res)
+			var kid entry
+			k.readIdentity(res, &kid)
 			require.Equal(t, wantPr >= k.alwaysKeep, kid.always, "resource %d, always_keep %s", i, k.alwaysKeep)
 		}
 
-		r := readMetrics(rm, false)
+		var r entry
+		readMetrics(rm, false, &r)
 		cpu, ts, _, hasCPU := proc.CPUSeconds(rm)
-		require.Equal(t, hasCPU, r.hasCPU, "resource %d", i)
-		require.Equal(t, cpu, r.cpuSeconds, "resource %d", i)
+		require.Equal(t, hasCPU, r.has, "resource %d", i)
+		require.Equal(t, cpu, r.value, "resource %d", i)
 		require.Equal(t, ts, r.ts, "resource %d", i)
 		require.Equal(t, proc.StartTime(rm), r.start, "resource %d", i)
-		r = readMetrics(rm, true)
+		r = entry{}
+		readMetrics(rm, true, &r)
 		mem, hasMem := proc.MemoryBytes(rm)
-		require.Equal(t, hasMem, r.hasMemory, "resource %d", i)
-		require.Equal(t, mem, r.memory, "resource %d", i)
+		require.Equal(t, hasMem, r.has, "resource %d", i)
+		require.Equal(t, mem, r.value, "resource %d", i)
 		require.Equal(t, proc.StartTime(rm), r.start, "resource %d", i)
 	}
 }
