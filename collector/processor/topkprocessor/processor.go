@@ -99,10 +99,10 @@ type topK struct {
 	maxStates int
 	keep      []bool
 	hostCount []int
-	// order and grouped list entries by their index, in the order ranking
-	// leaves them.
-	order   []int32
-	grouped []int32
+	// order lists the batch's entries by their index, grouped by host.
+	order []int32
+	// best lists the best-ranked entries of the host being ranked.
+	best []int32
 	// entries is what the reading passes of processMetrics read from the
 	// batch's process resources, in batch order, and batchHosts the hosts
 	// of the batch by their index.
@@ -342,19 +342,60 @@ func (p *topK) rank(es []entry) {
 // above always_keep are kept whatever their rank.
 func (p *topK) rankHost(es []entry, order []int32) {
 	k := min(p.k, len(order))
-	hi := min(p.k+p.margin, len(order))
-	selectTop(es, order, hi)
-	selectTop(es, order[:hi], k)
-	for i, j := range order {
+	p.best = bestOf(es, order, min(p.k+p.margin, len(order)), p.best[:0])
+	for i, j := range p.best {
+		if i < k {
+			es[j].tier = tierTop
+		} else {
+			es[j].tier = tierMargin
+		}
+	}
+	for _, j := range order {
 		e := &es[j]
-		switch {
-		case i < k:
+		switch e.tier {
+		case tierTop:
 			e.st.member = true
-		case i >= hi:
+		case tierNone:
 			e.st.member = false
 		}
 		p.keep[e.res] = e.st.member || e.always
 	}
+}
+
+// Tiers of an entry's rank within its host.
+const (
+	tierNone   uint8 = iota // ranked below k+exit_margin
+	tierMargin              // ranked within k+exit_margin but not k
+	tierTop                 // ranked within k
+)
+
+// bestOf appends to best the indices of the n best-ranked entries of es
+// listed by order, best first, and returns it. It scans order once against
+// the n-th best so far: with n much smaller than the number of entries, as
+// for a top k of a host's processes, most entries are rejected by one
+// comparison.
+func bestOf(es []entry, order []int32, n int, best []int32) []int32 {
+	if n <= 0 {
+		return best
+	}
+	for _, j := range order {
+		e := &es[j]
+		if len(best) == n && !before(e, &es[best[n-1]]) {
+			continue
+		}
+		// Insert j after the entries that rank before it.
+		i := len(best)
+		if i < n {
+			best = append(best, j)
+		} else {
+			i = n - 1
+		}
+		for ; i > 0 && before(e, &es[best[i-1]]); i-- {
+			best[i] = best[i-1]
+		}
+		best[i] = j
+	}
+	return best
 }
 
 // sweep forgets processes not seen for longer than the state TTL; if the
@@ -383,88 +424,6 @@ func (p *topK) sweep(now int64) {
 	}
 }
 
-// selectTop reorders the indices of order so that order[:n] lists the n
-// best-ranked entries of es (in no particular order). It is a quickselect
-// with median-of-three pivots that falls back to sorting when partitions
-// degenerate, so it runs in linear time on average and n log n at worst.
-// Ranking moves 4-byte indices, not the entries.
-func selectTop(es []entry, order []int32, n int) {
-	if n <= 0 || n >= len(order) {
-		return
-	}
-	lo, hi := 0, len(order) // the n-th boundary lies within order[lo:hi]
-	budget := 2 * bitsLen(len(order))
-	for hi-lo > 12 {
-		if budget == 0 {
-			slices.SortFunc(order[lo:hi], func(a, b int32) int {
-				switch {
-				case before(&es[a], &es[b]):
-					return -1
-				case before(&es[b], &es[a]):
-					return 1
-				default:
-					return 0
-				}
-			})
-			return
-		}
-		budget--
-		m := partition(es, order[lo:hi]) + lo
-		switch {
-		case m == n || m+1 == n:
-			return
-		case m > n:
-			hi = m
-		default:
-			lo = m + 1
-		}
-	}
-	// Small range: insertion sort settles it.
-	for i := lo + 1; i < hi; i++ {
-		for j := i; j > lo && before(&es[order[j]], &es[order[j-1]]); j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
-}
-
-// partition moves a median-of-three pivot to its final position p of order:
-// all of order[:p] rank before it and all of order[p+1:] after it. It
-// returns p.
-func partition(es []entry, order []int32) int {
-	last := len(order) - 1
-	mid := last / 2
-	at := func(i int) *entry { return &es[order[i]] }
-	// Order order[0], order[mid], order[last]; the median ends up at mid.
-	if before(at(mid), at(0)) {
-		order[mid], order[0] = order[0], order[mid]
-	}
-	if before(at(last), at(mid)) {
-		order[last], order[mid] = order[mid], order[last]
-		if before(at(mid), at(0)) {
-			order[mid], order[0] = order[0], order[mid]
-		}
-	}
-	order[mid], order[last] = order[last], order[mid]
-	pivot := at(last)
-	store := 0
-	for i := 0; i < last; i++ {
-		if before(at(i), pivot) {
-			order[i], order[store] = order[store], order[i]
-			store++
-		}
-	}
-	order[store], order[last] = order[last], order[store]
-	return store
-}
-
-func bitsLen(n int) int {
-	b := 0
-	for ; n > 0; n >>= 1 {
-		b++
-	}
-	return b
-}
-
 // entry is what ranking reads from one process resource.
 type entry struct {
 	// name and pid come from the attributes.
@@ -481,6 +440,8 @@ type entry struct {
 	// always_keep.
 	always bool
 	has    bool
+	// tier is where ranking put the entry.
+	tier uint8
 	// score is the rank's score, and st the process's state.
 	score float64
 	st    *series
