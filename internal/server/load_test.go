@@ -35,7 +35,8 @@ var (
 	loadWarmup   = flag.Duration("load-warmup", 2*time.Second, "how long an unmeasured attack at the same rate runs first")
 	loadStore    = flag.String("load-store", "sqlite", "sqlite or postgres")
 	loadMix      = flag.String("load-mix", "get=70,list=20,create=10", "weights of the endpoints in the attack")
-	loadP99      = flag.Duration("load-p99", 10*time.Millisecond, "the p99 latency every endpoint must stay under; 0 only reports")
+	loadP99      = flag.Duration("load-p99", 10*time.Millisecond, "the p99 latency reads (get and list) must stay under; 0 only reports")
+	loadWriteP99 = flag.Duration("load-write-p99", 50*time.Millisecond, "the p99 latency creates must stay under; 0 only reports")
 )
 
 // loadgenEnv names the plan file that turns the test binary into the load
@@ -156,6 +157,12 @@ func TestLoad(t *testing.T) {
 	fmt.Printf("loadtest store=%s rate=%d/s duration=%s mix=%s cpus=%d loadavg=%s cpu_pressure=%s server_cpu=%s/request generator_cpu=%s/request\n",
 		*loadStore, *loadRate, *loadDuration, *loadMix, runtime.NumCPU(), loadAverage(), cpuPressure(),
 		perRequest(cpu), perRequest(gen.ProcessState.UserTime()+gen.ProcessState.SystemTime()))
+	// Reads are held to the target; a create waits for its commits to
+	// reach the disk (the experiment, its audit entry and its idempotency
+	// record), so it has a bound of its own.
+	limits := map[string]time.Duration{
+		endpointRoutes[epGet]: *loadP99, endpointRoutes[epList]: *loadP99, endpointRoutes[epCreate]: *loadWriteP99,
+	}
 	for _, r := range report.Endpoints {
 		fmt.Printf("loadtest store=%s %-34s requests=%d p50=%s p90=%s p99=%s max=%s errors=%d\n",
 			*loadStore, r.Endpoint, r.Requests, r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond),
@@ -163,8 +170,8 @@ func TestLoad(t *testing.T) {
 		if r.Errors > 0 {
 			t.Errorf("%s: %d errors, e.g. %v", r.Endpoint, r.Errors, r.Samples)
 		}
-		if *loadP99 > 0 && r.P99 > *loadP99 {
-			t.Errorf("%s: p99 %s is above the target %s", r.Endpoint, r.P99, *loadP99)
+		if limit := limits[r.Endpoint]; limit > 0 && r.P99 > limit {
+			t.Errorf("%s: p99 %s is above the target %s", r.Endpoint, r.P99, limit)
 		}
 	}
 	cancel()
