@@ -33,11 +33,11 @@ import (
 // than the ottl side by wall time (x-faster) and by CPU time
 // (x-faster-cpu). One batch is
 // consumed before the timer so that stateful processors are in their steady
-// state. Each batch is built with the timer stopped, and a garbage
-// collection runs with the timer stopped so that collecting the harness's
-// batches is not charged to any side; each side's own allocations are
-// reported with -benchmem. typ names the processor whose settings the floor
-// side is built with.
+// state. Each batch is built with the timer stopped, right after a garbage
+// collection, and no collection starts while a side consumes it: collecting
+// the harness's batches and the sides' garbage is charged to no side, and
+// each side's own allocations are reported with -benchmem. typ names the
+// processor whose settings the floor side is built with.
 func Compare(b *testing.B, typ component.Type, ottl, phoenix func(*testing.B) processor.Metrics, source func() func() pmetric.Metrics) {
 	ctx := context.Background()
 	type result struct{ wall, cpu float64 }
