@@ -36,6 +36,17 @@ type Store interface {
 	// release are nil.
 	LeaderTry(ctx context.Context, name string) (leaderCtx context.Context, release func(), ok bool, err error)
 
+	// Atomic runs fn in one transaction: the calls on this store made with
+	// the context fn receives commit together when fn returns nil, and roll
+	// back when it returns an error (which Atomic returns) or panics. Inside
+	// it, reads see the transaction's own writes, and an Atomic call with
+	// that context joins the transaction. fn must not use its context from
+	// other goroutines, nor call this store with another context (SQLite has
+	// one writer, which the transaction holds). After a call made inside fn
+	// fails, fn should return an error: PostgreSQL refuses further
+	// statements in a failed transaction.
+	Atomic(ctx context.Context, fn func(ctx context.Context) error) error
+
 	// TenantCreate creates a tenant. Cross-tenant. A taken ID or name is
 	// ErrConflict.
 	TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant, error)

@@ -69,6 +69,15 @@ func (t *traced) LeaderTry(ctx context.Context, name string) (leaderCtx context.
 	return leaderCtx, release, ok, err
 }
 
+// Atomic implements Store: one span covers the transaction, and the calls
+// inside it are spans of their own, its children.
+func (t *traced) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, span := t.start(ctx, "Atomic")
+	err := t.st.Atomic(ctx, fn)
+	end(span, err)
+	return err
+}
+
 // TenantCreate implements Store.
 func (t *traced) TenantCreate(ctx context.Context, p *TenantCreateParams) (*Tenant, error) {
 	ctx, span := t.start(ctx, "TenantCreate")

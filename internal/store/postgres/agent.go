@@ -19,7 +19,7 @@ func (s *Store) AgentUpsert(ctx context.Context, p *store.AgentUpsertParams) (*s
 	}
 	ts := now()
 	seen := stamp(p.SeenAt)
-	a, err := scanAgent(s.pool.QueryRow(ctx, qAgentUpsert, p.TenantID, p.InstanceUID, p.HostName, lbls,
+	a, err := scanAgent(s.db(ctx).QueryRow(ctx, qAgentUpsert, p.TenantID, p.InstanceUID, p.HostName, lbls,
 		p.AgentVersion, int64(p.Capabilities), p.Healthy, p.Health, p.EffectiveConfigHash,
 		p.RemoteConfigHash, p.RemoteConfigStatus, p.RemoteConfigMessage, p.Connected, seen, ts))
 	if err != nil {
@@ -30,7 +30,7 @@ func (s *Store) AgentUpsert(ctx context.Context, p *store.AgentUpsertParams) (*s
 
 // AgentGet implements [store.Store].
 func (s *Store) AgentGet(ctx context.Context, tenantID, instanceUID string) (*store.Agent, error) {
-	a, err := scanAgent(s.pool.QueryRow(ctx, qAgentGet, tenantID, instanceUID))
+	a, err := scanAgent(s.db(ctx).QueryRow(ctx, qAgentGet, tenantID, instanceUID))
 	if err != nil {
 		return nil, fmt.Errorf("get agent %s: %w", instanceUID, translate(err))
 	}
@@ -52,7 +52,7 @@ func (s *Store) AgentList(ctx context.Context, p *store.AgentListParams) (*store
 		l.and("host_name = " + l.arg(p.HostName))
 	}
 	q, args := l.page("created_at", "instance_uid", c, limit)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.db(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", translate(err))
 	}
@@ -65,7 +65,7 @@ func (s *Store) AgentList(ctx context.Context, p *store.AgentListParams) (*store
 
 // AgentMarkDisconnected implements [store.Store].
 func (s *Store) AgentMarkDisconnected(ctx context.Context, tenantID, instanceUID string) (*store.Agent, error) {
-	a, err := scanAgent(s.pool.QueryRow(ctx, qAgentMarkDisconnected, tenantID, instanceUID, now()))
+	a, err := scanAgent(s.db(ctx).QueryRow(ctx, qAgentMarkDisconnected, tenantID, instanceUID, now()))
 	if err != nil {
 		return nil, fmt.Errorf("mark agent %s disconnected: %w", instanceUID, translate(err))
 	}
@@ -74,7 +74,7 @@ func (s *Store) AgentMarkDisconnected(ctx context.Context, tenantID, instanceUID
 
 // AgentMarkStale implements [store.Store].
 func (s *Store) AgentMarkStale(ctx context.Context, seenBefore time.Time) (int64, error) {
-	res, err := s.pool.Exec(ctx, qAgentMarkStale, seenBefore, now())
+	res, err := s.db(ctx).Exec(ctx, qAgentMarkStale, seenBefore, now())
 	if err != nil {
 		return 0, fmt.Errorf("mark stale agents disconnected: %w", translate(err))
 	}

@@ -17,7 +17,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, p *store.APIKeyCreateParams) (
 	if id == "" {
 		id = store.NewID()
 	}
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, qAPIKeyCreate, p.TenantID, id, p.Name, p.Prefix, p.Hash,
+	k, err := scanAPIKey(s.db(ctx).QueryRow(ctx, qAPIKeyCreate, p.TenantID, id, p.Name, p.Prefix, p.Hash,
 		p.Role, p.CreatedBy, now(), p.ExpiresAt))
 	if err != nil {
 		return nil, fmt.Errorf("create api key %s: %w", id, translate(err))
@@ -27,7 +27,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, p *store.APIKeyCreateParams) (
 
 // APIKeyGetByHash implements [store.Store].
 func (s *Store) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, qAPIKeyGetByHash, hash))
+	k, err := scanAPIKey(s.db(ctx).QueryRow(ctx, qAPIKeyGetByHash, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get api key by hash: %w", translate(err))
 	}
@@ -36,7 +36,7 @@ func (s *Store) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey
 
 // APIKeyList implements [store.Store].
 func (s *Store) APIKeyList(ctx context.Context, tenantID string) ([]*store.APIKey, error) {
-	rows, err := s.pool.Query(ctx, qAPIKeyList, tenantID)
+	rows, err := s.db(ctx).Query(ctx, qAPIKeyList, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", translate(err))
 	}
@@ -49,7 +49,7 @@ func (s *Store) APIKeyList(ctx context.Context, tenantID string) ([]*store.APIKe
 
 // APIKeyTouch implements [store.Store].
 func (s *Store) APIKeyTouch(ctx context.Context, tenantID, id string, at time.Time) error {
-	res, err := s.pool.Exec(ctx, qAPIKeyTouch, tenantID, id, at)
+	res, err := s.db(ctx).Exec(ctx, qAPIKeyTouch, tenantID, id, at)
 	if err != nil {
 		return fmt.Errorf("touch api key %s: %w", id, translate(err))
 	}
@@ -61,7 +61,7 @@ func (s *Store) APIKeyTouch(ctx context.Context, tenantID, id string, at time.Ti
 
 // APIKeyRevoke implements [store.Store].
 func (s *Store) APIKeyRevoke(ctx context.Context, tenantID, id string) (*store.APIKey, error) {
-	k, err := scanAPIKey(s.pool.QueryRow(ctx, qAPIKeyRevoke, tenantID, id, now()))
+	k, err := scanAPIKey(s.db(ctx).QueryRow(ctx, qAPIKeyRevoke, tenantID, id, now()))
 	if err != nil {
 		return nil, fmt.Errorf("revoke api key %s: %w", id, translate(err))
 	}

@@ -17,7 +17,7 @@ func (s *Store) AuditLogAppend(ctx context.Context, p *store.AuditLogAppendParam
 	if id == "" {
 		id = store.NewID()
 	}
-	a, err := scanAuditEntry(s.pool.QueryRow(ctx, qAuditLogAppend, p.TenantID, id, stamp(p.At), p.Actor,
+	a, err := scanAuditEntry(s.db(ctx).QueryRow(ctx, qAuditLogAppend, p.TenantID, id, stamp(p.At), p.Actor,
 		p.Action, p.ResourceType, p.ResourceID, p.Details))
 	if err != nil {
 		return nil, fmt.Errorf("append audit entry %s: %w", p.Action, translate(err))
@@ -41,7 +41,7 @@ func (s *Store) AuditLogList(ctx context.Context, p *store.AuditLogListParams) (
 		}
 	}
 	q, args := l.page("at", "id", c, limit)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.db(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", translate(err))
 	}

@@ -20,7 +20,7 @@ func (s *Store) DeploymentCreate(ctx context.Context, p *store.DeploymentCreateP
 	if id == "" {
 		id = store.NewID()
 	}
-	d, err := scanDeployment(s.pool.QueryRow(ctx, qDeploymentCreate, p.TenantID, id, p.Name, p.PipelineRef,
+	d, err := scanDeployment(s.db(ctx).QueryRow(ctx, qDeploymentCreate, p.TenantID, id, p.Name, p.PipelineRef,
 		jsonOr(p.Params, "{}"), jsonOr(p.Selector, "{}"), p.State, jsonOr(p.Rollout, "{}"),
 		p.PreviousID, p.ExperimentID, p.CreatedBy, now()))
 	if err != nil {
@@ -31,7 +31,7 @@ func (s *Store) DeploymentCreate(ctx context.Context, p *store.DeploymentCreateP
 
 // DeploymentGet implements [store.Store].
 func (s *Store) DeploymentGet(ctx context.Context, tenantID, id string) (*store.Deployment, error) {
-	d, err := scanDeployment(s.pool.QueryRow(ctx, qDeploymentGet, tenantID, id))
+	d, err := scanDeployment(s.db(ctx).QueryRow(ctx, qDeploymentGet, tenantID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get deployment %s: %w", id, translate(err))
 	}
@@ -53,7 +53,7 @@ func (s *Store) DeploymentList(ctx context.Context, p *store.DeploymentListParam
 		l.and("pipeline_ref = " + l.arg(p.PipelineRef))
 	}
 	q, args := l.page("created_at", "id", c, limit)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.db(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", translate(err))
 	}
@@ -87,5 +87,5 @@ func (s *Store) DeploymentUpdate(ctx context.Context, p *store.DeploymentUpdateP
 
 // DeploymentDelete implements [store.Store].
 func (s *Store) DeploymentDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.pool, "delete deployment "+id, qDeploymentDelete, tenantID, id)
+	return execOne(ctx, s.db(ctx), "delete deployment "+id, qDeploymentDelete, tenantID, id)
 }

@@ -20,7 +20,7 @@ func (s *Store) EnrollmentTokenCreate(ctx context.Context, p *store.EnrollmentTo
 	if err != nil {
 		return nil, fmt.Errorf("create enrollment token %s: %w", id, err)
 	}
-	t, err := scanEnrollmentToken(s.pool.QueryRow(ctx, qEnrollmentTokenCreate, p.TenantID, id, p.Name,
+	t, err := scanEnrollmentToken(s.db(ctx).QueryRow(ctx, qEnrollmentTokenCreate, p.TenantID, id, p.Name,
 		p.Prefix, p.Hash, lbls, p.CreatedBy, now(), p.ExpiresAt))
 	if err != nil {
 		return nil, fmt.Errorf("create enrollment token %s: %w", id, translate(err))
@@ -30,7 +30,7 @@ func (s *Store) EnrollmentTokenCreate(ctx context.Context, p *store.EnrollmentTo
 
 // EnrollmentTokenGetByHash implements [store.Store].
 func (s *Store) EnrollmentTokenGetByHash(ctx context.Context, hash string) (*store.EnrollmentToken, error) {
-	t, err := scanEnrollmentToken(s.pool.QueryRow(ctx, qEnrollmentTokenGetByHash, hash))
+	t, err := scanEnrollmentToken(s.db(ctx).QueryRow(ctx, qEnrollmentTokenGetByHash, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get enrollment token by hash: %w", translate(err))
 	}
@@ -39,7 +39,7 @@ func (s *Store) EnrollmentTokenGetByHash(ctx context.Context, hash string) (*sto
 
 // EnrollmentTokenList implements [store.Store].
 func (s *Store) EnrollmentTokenList(ctx context.Context, tenantID string) ([]*store.EnrollmentToken, error) {
-	rows, err := s.pool.Query(ctx, qEnrollmentTokenList, tenantID)
+	rows, err := s.db(ctx).Query(ctx, qEnrollmentTokenList, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list enrollment tokens: %w", translate(err))
 	}
@@ -52,7 +52,7 @@ func (s *Store) EnrollmentTokenList(ctx context.Context, tenantID string) ([]*st
 
 // EnrollmentTokenRevoke implements [store.Store].
 func (s *Store) EnrollmentTokenRevoke(ctx context.Context, tenantID, id string) (*store.EnrollmentToken, error) {
-	t, err := scanEnrollmentToken(s.pool.QueryRow(ctx, qEnrollmentTokenRevoke, tenantID, id, now()))
+	t, err := scanEnrollmentToken(s.db(ctx).QueryRow(ctx, qEnrollmentTokenRevoke, tenantID, id, now()))
 	if err != nil {
 		return nil, fmt.Errorf("revoke enrollment token %s: %w", id, translate(err))
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/phoenix/platform/internal/store"
 )
@@ -21,7 +20,7 @@ func (s *Store) ExperimentCreate(ctx context.Context, p *store.ExperimentCreateP
 	if id == "" {
 		id = store.NewID()
 	}
-	e, err := scanExperiment(s.pool.QueryRow(ctx, qExperimentCreate, p.TenantID, id, p.OwnerID, p.Name,
+	e, err := scanExperiment(s.db(ctx).QueryRow(ctx, qExperimentCreate, p.TenantID, id, p.OwnerID, p.Name,
 		p.State, jsonOr(p.Spec, "{}"), now()))
 	if err != nil {
 		return nil, fmt.Errorf("create experiment %s: %w", id, translate(err))
@@ -31,7 +30,7 @@ func (s *Store) ExperimentCreate(ctx context.Context, p *store.ExperimentCreateP
 
 // ExperimentGet implements [store.Store].
 func (s *Store) ExperimentGet(ctx context.Context, tenantID, id string) (*store.Experiment, error) {
-	e, err := scanExperiment(s.pool.QueryRow(ctx, qExperimentGet, tenantID, id))
+	e, err := scanExperiment(s.db(ctx).QueryRow(ctx, qExperimentGet, tenantID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get experiment %s: %w", id, translate(err))
 	}
@@ -56,7 +55,7 @@ func (s *Store) ExperimentList(ctx context.Context, p *store.ExperimentListParam
 		l.and("starts_with(name, " + l.arg(p.NamePrefix) + ")")
 	}
 	q, args := l.page("created_at", "id", c, limit)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.db(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list experiments: %w", translate(err))
 	}
@@ -69,7 +68,7 @@ func (s *Store) ExperimentList(ctx context.Context, p *store.ExperimentListParam
 
 // ExperimentListActive implements [store.Store].
 func (s *Store) ExperimentListActive(ctx context.Context) ([]*store.Experiment, error) {
-	rows, err := s.pool.Query(ctx, qExperimentListActive)
+	rows, err := s.db(ctx).Query(ctx, qExperimentListActive)
 	if err != nil {
 		return nil, fmt.Errorf("list active experiments: %w", translate(err))
 	}
@@ -135,7 +134,7 @@ func (s *Store) ExperimentSetResult(ctx context.Context, p *store.ExperimentSetR
 
 // ExperimentDelete implements [store.Store].
 func (s *Store) ExperimentDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.pool, "delete experiment "+id, qExperimentDelete, tenantID, id)
+	return execOne(ctx, s.db(ctx), "delete experiment "+id, qExperimentDelete, tenantID, id)
 }
 
 // ExperimentTransition implements [store.Store].
@@ -180,7 +179,15 @@ func (s *Store) ExperimentTransition(ctx context.Context, p *store.ExperimentTra
 // ExperimentEventList implements [store.Store].
 func (s *Store) ExperimentEventList(ctx context.Context, tenantID, experimentID string) ([]*store.ExperimentEvent, error) {
 	// One read transaction, so the existence check and the events agree.
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	var (
+		tx  pgx.Tx
+		err error
+	)
+	if _, ok := s.ambientTx(ctx); ok {
+		tx, err = s.db(ctx).Begin(ctx) // a savepoint sees the transaction's writes
+	} else {
+		tx, err = s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, err)
 	}
@@ -203,7 +210,7 @@ func (s *Store) ExperimentEventList(ctx context.Context, tenantID, experimentID 
 
 // execOne runs a statement that must change exactly one row; zero rows is
 // ErrNotFound.
-func execOne(ctx context.Context, db *pgxpool.Pool, op, q string, args ...any) error {
+func execOne(ctx context.Context, db dbtx, op, q string, args ...any) error {
 	res, err := db.Exec(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, translate(err))

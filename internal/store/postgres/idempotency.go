@@ -13,7 +13,7 @@ import (
 
 // IdempotencyGet implements [store.Store].
 func (s *Store) IdempotencyGet(ctx context.Context, tenantID, key string) (*store.IdempotencyRecord, error) {
-	rec, err := scanIdempotency(s.pool.QueryRow(ctx, qIdempotencyGet, tenantID, key, now()))
+	rec, err := scanIdempotency(s.db(ctx).QueryRow(ctx, qIdempotencyGet, tenantID, key, now()))
 	if err != nil {
 		return nil, fmt.Errorf("get idempotency key %q: %w", key, translate(err))
 	}
@@ -33,9 +33,14 @@ func (s *Store) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimP
 		claimed bool
 	)
 	at := now()
+	// Inside an Atomic call the claim commits with the call's transaction,
+	// whose writes must reach the disk.
+	_, inAtomic := s.ambientTx(ctx)
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
-		b.Queue(qIdempotencyClaimAsync)
+		if !inAtomic {
+			b.Queue(qIdempotencyClaimAsync)
+		}
 		b.Queue(qIdempotencyClaim, p.TenantID, p.Key, p.RequestHash, at, p.ExpiresAt)
 		res := tx.SendBatch(ctx, b)
 		if _, err := res.Exec(); err != nil {
@@ -65,7 +70,7 @@ func (s *Store) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimP
 
 // IdempotencyRelease implements [store.Store].
 func (s *Store) IdempotencyRelease(ctx context.Context, tenantID, key, requestHash string) error {
-	if _, err := s.pool.Exec(ctx, qIdempotencyRelease, tenantID, key, requestHash); err != nil {
+	if _, err := s.db(ctx).Exec(ctx, qIdempotencyRelease, tenantID, key, requestHash); err != nil {
 		return fmt.Errorf("release idempotency key %q: %w", key, translate(err))
 	}
 	return nil
@@ -80,7 +85,7 @@ func (s *Store) IdempotencyPut(ctx context.Context, p *store.IdempotencyPutParam
 	if body == nil {
 		body = []byte{}
 	}
-	rec, err := scanIdempotency(s.pool.QueryRow(ctx, qIdempotencyPut, p.TenantID, p.Key, p.RequestHash,
+	rec, err := scanIdempotency(s.db(ctx).QueryRow(ctx, qIdempotencyPut, p.TenantID, p.Key, p.RequestHash,
 		p.ResponseStatus, body, now(), p.ExpiresAt))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("put idempotency key %q: %w: an unexpired record exists", p.Key, store.ErrConflict)
@@ -93,7 +98,7 @@ func (s *Store) IdempotencyPut(ctx context.Context, p *store.IdempotencyPutParam
 
 // IdempotencyDeleteExpired implements [store.Store].
 func (s *Store) IdempotencyDeleteExpired(ctx context.Context, at time.Time) (int64, error) {
-	res, err := s.pool.Exec(ctx, qIdempotencyDeleteExpired, at)
+	res, err := s.db(ctx).Exec(ctx, qIdempotencyDeleteExpired, at)
 	if err != nil {
 		return 0, fmt.Errorf("delete expired idempotency keys: %w", translate(err))
 	}

@@ -20,7 +20,7 @@ func (s *Store) PipelineCreate(ctx context.Context, p *store.PipelineCreateParam
 	if id == "" {
 		id = store.NewID()
 	}
-	pl, err := scanPipeline(s.pool.QueryRow(ctx, qPipelineCreate, p.TenantID, id, p.Name, p.Description,
+	pl, err := scanPipeline(s.db(ctx).QueryRow(ctx, qPipelineCreate, p.TenantID, id, p.Name, p.Description,
 		jsonOr(p.Config, "{}"), p.YAML, p.CreatedBy, now()))
 	if err != nil {
 		return nil, fmt.Errorf("create pipeline %s: %w", p.Name, translate(err))
@@ -30,7 +30,7 @@ func (s *Store) PipelineCreate(ctx context.Context, p *store.PipelineCreateParam
 
 // PipelineGet implements [store.Store].
 func (s *Store) PipelineGet(ctx context.Context, tenantID, id string) (*store.Pipeline, error) {
-	pl, err := scanPipeline(s.pool.QueryRow(ctx, qPipelineGet, tenantID, id))
+	pl, err := scanPipeline(s.db(ctx).QueryRow(ctx, qPipelineGet, tenantID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get pipeline %s: %w", id, translate(err))
 	}
@@ -39,7 +39,7 @@ func (s *Store) PipelineGet(ctx context.Context, tenantID, id string) (*store.Pi
 
 // PipelineGetByName implements [store.Store].
 func (s *Store) PipelineGetByName(ctx context.Context, tenantID, name string) (*store.Pipeline, error) {
-	pl, err := scanPipeline(s.pool.QueryRow(ctx, qPipelineGetByName, tenantID, name))
+	pl, err := scanPipeline(s.db(ctx).QueryRow(ctx, qPipelineGetByName, tenantID, name))
 	if err != nil {
 		return nil, fmt.Errorf("get pipeline named %s: %w", name, translate(err))
 	}
@@ -58,7 +58,7 @@ func (s *Store) PipelineList(ctx context.Context, p *store.PipelineListParams) (
 		l.and("starts_with(name, " + l.arg(p.NamePrefix) + ")")
 	}
 	q, args := l.page("created_at", "id", c, limit)
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.db(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list pipelines: %w", translate(err))
 	}
@@ -92,7 +92,7 @@ func (s *Store) PipelineUpdate(ctx context.Context, p *store.PipelineUpdateParam
 
 // PipelineDelete implements [store.Store].
 func (s *Store) PipelineDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.pool, "delete pipeline "+id, qPipelineDelete, tenantID, id)
+	return execOne(ctx, s.db(ctx), "delete pipeline "+id, qPipelineDelete, tenantID, id)
 }
 
 // versionMiss explains an optimistic write that matched no row, using a

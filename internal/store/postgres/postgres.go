@@ -226,9 +226,56 @@ func lockKey(schema, kind, name string) int64 {
 	return int64(h.Sum64())
 }
 
-// withTx runs fn in a transaction and commits it if fn returns nil.
+// dbtx is what the store's queries run on: the pool, or the transaction
+// of an Atomic call.
+type dbtx interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// ambientKey is the context key of the transaction of an Atomic call.
+type ambientKey struct{}
+
+// ambient is the transaction of an Atomic call, and the store it belongs to.
+type ambient struct {
+	s  *Store
+	tx pgx.Tx
+}
+
+// ambientTx returns the transaction of the Atomic call of this store that
+// ctx is inside, if any.
+func (s *Store) ambientTx(ctx context.Context) (pgx.Tx, bool) {
+	a, ok := ctx.Value(ambientKey{}).(*ambient)
+	if !ok || a.s != s {
+		return nil, false
+	}
+	return a.tx, true
+}
+
+// db returns what queries made with ctx run on.
+func (s *Store) db(ctx context.Context) dbtx {
+	if tx, ok := s.ambientTx(ctx); ok {
+		return tx
+	}
+	return s.pool
+}
+
+// Atomic implements [store.Store].
+func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := s.ambientTx(ctx); ok {
+		return fn(ctx)
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(context.WithValue(ctx, ambientKey{}, &ambient{s: s, tx: tx}))
+	})
+}
+
+// withTx runs fn in a transaction and commits it if fn returns nil. Inside
+// an Atomic call it is a savepoint of the call's transaction.
 func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return pgx.BeginFunc(ctx, s.db(ctx), fn)
 }
 
 // translate maps driver errors to the store sentinels; other errors pass

@@ -16,7 +16,7 @@ func (s *Store) TenantCreate(ctx context.Context, p *store.TenantCreateParams) (
 	if id == "" {
 		id = store.NewID()
 	}
-	t, err := scanTenant(s.pool.QueryRow(ctx, qTenantCreate, id, p.Name, now()))
+	t, err := scanTenant(s.db(ctx).QueryRow(ctx, qTenantCreate, id, p.Name, now()))
 	if err != nil {
 		return nil, fmt.Errorf("create tenant %s: %w", p.Name, translate(err))
 	}
@@ -25,7 +25,7 @@ func (s *Store) TenantCreate(ctx context.Context, p *store.TenantCreateParams) (
 
 // TenantGet implements [store.Store].
 func (s *Store) TenantGet(ctx context.Context, id string) (*store.Tenant, error) {
-	t, err := scanTenant(s.pool.QueryRow(ctx, qTenantGet, id))
+	t, err := scanTenant(s.db(ctx).QueryRow(ctx, qTenantGet, id))
 	if err != nil {
 		return nil, fmt.Errorf("get tenant %s: %w", id, translate(err))
 	}
@@ -34,7 +34,7 @@ func (s *Store) TenantGet(ctx context.Context, id string) (*store.Tenant, error)
 
 // TenantList implements [store.Store].
 func (s *Store) TenantList(ctx context.Context) ([]*store.Tenant, error) {
-	rows, err := s.pool.Query(ctx, qTenantList)
+	rows, err := s.db(ctx).Query(ctx, qTenantList)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", translate(err))
 	}

@@ -12,7 +12,7 @@ import (
 
 // TenantSettingsGet implements [store.Store].
 func (s *Store) TenantSettingsGet(ctx context.Context, tenantID string) (*store.TenantSettings, error) {
-	ts, err := scanTenantSettings(s.pool.QueryRow(ctx, qTenantSettingsGet, tenantID))
+	ts, err := scanTenantSettings(s.db(ctx).QueryRow(ctx, qTenantSettingsGet, tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("get settings of tenant %s: %w", tenantID, translate(err))
 	}
@@ -26,7 +26,7 @@ func (s *Store) TenantSettingsPut(ctx context.Context, p *store.TenantSettingsPu
 	}
 	at := now()
 	if p.Version == 0 {
-		ts, err := scanTenantSettings(s.pool.QueryRow(ctx, qTenantSettingsUpsert, p.TenantID, p.Pricing, at, p.UpdatedBy))
+		ts, err := scanTenantSettings(s.db(ctx).QueryRow(ctx, qTenantSettingsUpsert, p.TenantID, p.Pricing, at, p.UpdatedBy))
 		if err != nil {
 			return nil, fmt.Errorf("put settings of tenant %s: %w", p.TenantID, translate(err))
 		}

@@ -22,7 +22,7 @@ func (s *Store) AgentUpsert(ctx context.Context, p *store.AgentUpsertParams) (*s
 	if !p.SeenAt.IsZero() {
 		seen = p.SeenAt.UTC().Truncate(time.Microsecond)
 	}
-	a, err := scanAgent(s.w.QueryRowContext(ctx, qAgentUpsert, p.TenantID, p.InstanceUID, p.HostName, lbls,
+	a, err := scanAgent(s.writer(ctx).QueryRowContext(ctx, qAgentUpsert, p.TenantID, p.InstanceUID, p.HostName, lbls,
 		p.AgentVersion, int64(p.Capabilities), p.Healthy, jsonArg(p.Health), p.EffectiveConfigHash,
 		p.RemoteConfigHash, p.RemoteConfigStatus, p.RemoteConfigMessage, p.Connected, micros(seen), micros(ts)))
 	if err != nil {
@@ -33,7 +33,7 @@ func (s *Store) AgentUpsert(ctx context.Context, p *store.AgentUpsertParams) (*s
 
 // AgentGet implements [store.Store].
 func (s *Store) AgentGet(ctx context.Context, tenantID, instanceUID string) (*store.Agent, error) {
-	a, err := scanAgent(s.r.QueryRowContext(ctx, qAgentGet, tenantID, instanceUID))
+	a, err := scanAgent(s.reader(ctx).QueryRowContext(ctx, qAgentGet, tenantID, instanceUID))
 	if err != nil {
 		return nil, fmt.Errorf("get agent %s: %w", instanceUID, translate(err))
 	}
@@ -55,7 +55,7 @@ func (s *Store) AgentList(ctx context.Context, p *store.AgentListParams) (*store
 		l.and("host_name = ?", p.HostName)
 	}
 	q, args := l.page("created_at", "instance_uid", c, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.reader(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", translate(err))
 	}
@@ -68,7 +68,7 @@ func (s *Store) AgentList(ctx context.Context, p *store.AgentListParams) (*store
 
 // AgentMarkDisconnected implements [store.Store].
 func (s *Store) AgentMarkDisconnected(ctx context.Context, tenantID, instanceUID string) (*store.Agent, error) {
-	a, err := scanAgent(s.w.QueryRowContext(ctx, qAgentMarkDisconnected, tenantID, instanceUID, micros(now())))
+	a, err := scanAgent(s.writer(ctx).QueryRowContext(ctx, qAgentMarkDisconnected, tenantID, instanceUID, micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("mark agent %s disconnected: %w", instanceUID, translate(err))
 	}
@@ -77,7 +77,7 @@ func (s *Store) AgentMarkDisconnected(ctx context.Context, tenantID, instanceUID
 
 // AgentMarkStale implements [store.Store].
 func (s *Store) AgentMarkStale(ctx context.Context, seenBefore time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, qAgentMarkStale, micros(seenBefore), micros(now()))
+	res, err := s.writer(ctx).ExecContext(ctx, qAgentMarkStale, micros(seenBefore), micros(now()))
 	if err != nil {
 		return 0, fmt.Errorf("mark stale agents disconnected: %w", translate(err))
 	}

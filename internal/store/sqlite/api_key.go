@@ -17,7 +17,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, p *store.APIKeyCreateParams) (
 	if id == "" {
 		id = store.NewID()
 	}
-	k, err := scanAPIKey(s.w.QueryRowContext(ctx, qAPIKeyCreate, p.TenantID, id, p.Name, p.Prefix, p.Hash,
+	k, err := scanAPIKey(s.writer(ctx).QueryRowContext(ctx, qAPIKeyCreate, p.TenantID, id, p.Name, p.Prefix, p.Hash,
 		p.Role, p.CreatedBy, micros(now()), nullMicros(p.ExpiresAt)))
 	if err != nil {
 		return nil, fmt.Errorf("create api key %s: %w", id, translate(err))
@@ -27,7 +27,7 @@ func (s *Store) APIKeyCreate(ctx context.Context, p *store.APIKeyCreateParams) (
 
 // APIKeyGetByHash implements [store.Store].
 func (s *Store) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey, error) {
-	k, err := scanAPIKey(s.r.QueryRowContext(ctx, qAPIKeyGetByHash, hash))
+	k, err := scanAPIKey(s.reader(ctx).QueryRowContext(ctx, qAPIKeyGetByHash, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get api key by hash: %w", translate(err))
 	}
@@ -36,7 +36,7 @@ func (s *Store) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey
 
 // APIKeyList implements [store.Store].
 func (s *Store) APIKeyList(ctx context.Context, tenantID string) ([]*store.APIKey, error) {
-	rows, err := s.r.QueryContext(ctx, qAPIKeyList, tenantID)
+	rows, err := s.reader(ctx).QueryContext(ctx, qAPIKeyList, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list api keys: %w", translate(err))
 	}
@@ -49,7 +49,7 @@ func (s *Store) APIKeyList(ctx context.Context, tenantID string) ([]*store.APIKe
 
 // APIKeyTouch implements [store.Store].
 func (s *Store) APIKeyTouch(ctx context.Context, tenantID, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, qAPIKeyTouch, tenantID, id, micros(at))
+	res, err := s.writer(ctx).ExecContext(ctx, qAPIKeyTouch, tenantID, id, micros(at))
 	if err != nil {
 		return fmt.Errorf("touch api key %s: %w", id, translate(err))
 	}
@@ -63,7 +63,7 @@ func (s *Store) APIKeyTouch(ctx context.Context, tenantID, id string, at time.Ti
 
 // APIKeyRevoke implements [store.Store].
 func (s *Store) APIKeyRevoke(ctx context.Context, tenantID, id string) (*store.APIKey, error) {
-	k, err := scanAPIKey(s.w.QueryRowContext(ctx, qAPIKeyRevoke, tenantID, id, micros(now())))
+	k, err := scanAPIKey(s.writer(ctx).QueryRowContext(ctx, qAPIKeyRevoke, tenantID, id, micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("revoke api key %s: %w", id, translate(err))
 	}

@@ -21,7 +21,7 @@ func (s *Store) AuditLogAppend(ctx context.Context, p *store.AuditLogAppendParam
 	if !p.At.IsZero() {
 		at = p.At.UTC().Truncate(time.Microsecond)
 	}
-	a, err := scanAuditEntry(s.w.QueryRowContext(ctx, qAuditLogAppend, p.TenantID, id, micros(at), p.Actor,
+	a, err := scanAuditEntry(s.writer(ctx).QueryRowContext(ctx, qAuditLogAppend, p.TenantID, id, micros(at), p.Actor,
 		p.Action, p.ResourceType, p.ResourceID, jsonArg(p.Details)))
 	if err != nil {
 		return nil, fmt.Errorf("append audit entry %s: %w", p.Action, translate(err))
@@ -45,7 +45,7 @@ func (s *Store) AuditLogList(ctx context.Context, p *store.AuditLogListParams) (
 		}
 	}
 	q, args := l.page("at", "id", c, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.reader(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", translate(err))
 	}

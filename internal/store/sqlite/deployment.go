@@ -19,7 +19,7 @@ func (s *Store) DeploymentCreate(ctx context.Context, p *store.DeploymentCreateP
 	if id == "" {
 		id = store.NewID()
 	}
-	d, err := scanDeployment(s.w.QueryRowContext(ctx, qDeploymentCreate, p.TenantID, id, p.Name, p.PipelineRef,
+	d, err := scanDeployment(s.writer(ctx).QueryRowContext(ctx, qDeploymentCreate, p.TenantID, id, p.Name, p.PipelineRef,
 		jsonOr(p.Params, "{}"), jsonOr(p.Selector, "{}"), p.State, jsonOr(p.Rollout, "{}"),
 		p.PreviousID, p.ExperimentID, p.CreatedBy, micros(now())))
 	if err != nil {
@@ -30,7 +30,7 @@ func (s *Store) DeploymentCreate(ctx context.Context, p *store.DeploymentCreateP
 
 // DeploymentGet implements [store.Store].
 func (s *Store) DeploymentGet(ctx context.Context, tenantID, id string) (*store.Deployment, error) {
-	d, err := scanDeployment(s.r.QueryRowContext(ctx, qDeploymentGet, tenantID, id))
+	d, err := scanDeployment(s.reader(ctx).QueryRowContext(ctx, qDeploymentGet, tenantID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get deployment %s: %w", id, translate(err))
 	}
@@ -50,7 +50,7 @@ func (s *Store) DeploymentList(ctx context.Context, p *store.DeploymentListParam
 		l.and("pipeline_ref = ?", p.PipelineRef)
 	}
 	q, args := l.page("created_at", "id", c, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.reader(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", translate(err))
 	}
@@ -84,5 +84,5 @@ func (s *Store) DeploymentUpdate(ctx context.Context, p *store.DeploymentUpdateP
 
 // DeploymentDelete implements [store.Store].
 func (s *Store) DeploymentDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.w, "delete deployment "+id, qDeploymentDelete, tenantID, id)
+	return execOne(ctx, s.writer(ctx), "delete deployment "+id, qDeploymentDelete, tenantID, id)
 }

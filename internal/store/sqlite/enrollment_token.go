@@ -20,7 +20,7 @@ func (s *Store) EnrollmentTokenCreate(ctx context.Context, p *store.EnrollmentTo
 	if err != nil {
 		return nil, fmt.Errorf("create enrollment token %s: %w", id, err)
 	}
-	t, err := scanEnrollmentToken(s.w.QueryRowContext(ctx, qEnrollmentTokenCreate, p.TenantID, id, p.Name,
+	t, err := scanEnrollmentToken(s.writer(ctx).QueryRowContext(ctx, qEnrollmentTokenCreate, p.TenantID, id, p.Name,
 		p.Prefix, p.Hash, lbls, p.CreatedBy, micros(now()), nullMicros(p.ExpiresAt)))
 	if err != nil {
 		return nil, fmt.Errorf("create enrollment token %s: %w", id, translate(err))
@@ -30,7 +30,7 @@ func (s *Store) EnrollmentTokenCreate(ctx context.Context, p *store.EnrollmentTo
 
 // EnrollmentTokenGetByHash implements [store.Store].
 func (s *Store) EnrollmentTokenGetByHash(ctx context.Context, hash string) (*store.EnrollmentToken, error) {
-	t, err := scanEnrollmentToken(s.r.QueryRowContext(ctx, qEnrollmentTokenGetByHash, hash))
+	t, err := scanEnrollmentToken(s.reader(ctx).QueryRowContext(ctx, qEnrollmentTokenGetByHash, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get enrollment token by hash: %w", translate(err))
 	}
@@ -39,7 +39,7 @@ func (s *Store) EnrollmentTokenGetByHash(ctx context.Context, hash string) (*sto
 
 // EnrollmentTokenList implements [store.Store].
 func (s *Store) EnrollmentTokenList(ctx context.Context, tenantID string) ([]*store.EnrollmentToken, error) {
-	rows, err := s.r.QueryContext(ctx, qEnrollmentTokenList, tenantID)
+	rows, err := s.reader(ctx).QueryContext(ctx, qEnrollmentTokenList, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list enrollment tokens: %w", translate(err))
 	}
@@ -52,7 +52,7 @@ func (s *Store) EnrollmentTokenList(ctx context.Context, tenantID string) ([]*st
 
 // EnrollmentTokenRevoke implements [store.Store].
 func (s *Store) EnrollmentTokenRevoke(ctx context.Context, tenantID, id string) (*store.EnrollmentToken, error) {
-	t, err := scanEnrollmentToken(s.w.QueryRowContext(ctx, qEnrollmentTokenRevoke, tenantID, id, micros(now())))
+	t, err := scanEnrollmentToken(s.writer(ctx).QueryRowContext(ctx, qEnrollmentTokenRevoke, tenantID, id, micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("revoke enrollment token %s: %w", id, translate(err))
 	}

@@ -19,7 +19,7 @@ func (s *Store) ExperimentCreate(ctx context.Context, p *store.ExperimentCreateP
 	if id == "" {
 		id = store.NewID()
 	}
-	e, err := scanExperiment(s.w.QueryRowContext(ctx, qExperimentCreate, p.TenantID, id, p.OwnerID, p.Name,
+	e, err := scanExperiment(s.writer(ctx).QueryRowContext(ctx, qExperimentCreate, p.TenantID, id, p.OwnerID, p.Name,
 		p.State, jsonOr(p.Spec, "{}"), micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("create experiment %s: %w", id, translate(err))
@@ -29,7 +29,7 @@ func (s *Store) ExperimentCreate(ctx context.Context, p *store.ExperimentCreateP
 
 // ExperimentGet implements [store.Store].
 func (s *Store) ExperimentGet(ctx context.Context, tenantID, id string) (*store.Experiment, error) {
-	e, err := scanExperiment(s.r.QueryRowContext(ctx, qExperimentGet, tenantID, id))
+	e, err := scanExperiment(s.reader(ctx).QueryRowContext(ctx, qExperimentGet, tenantID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get experiment %s: %w", id, translate(err))
 	}
@@ -52,7 +52,7 @@ func (s *Store) ExperimentList(ctx context.Context, p *store.ExperimentListParam
 		l.and("substr(name, 1, length(?)) = ?", p.NamePrefix, p.NamePrefix)
 	}
 	q, args := l.page("created_at", "id", c, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.reader(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list experiments: %w", translate(err))
 	}
@@ -65,7 +65,7 @@ func (s *Store) ExperimentList(ctx context.Context, p *store.ExperimentListParam
 
 // ExperimentListActive implements [store.Store].
 func (s *Store) ExperimentListActive(ctx context.Context) ([]*store.Experiment, error) {
-	rows, err := s.r.QueryContext(ctx, qExperimentListActive)
+	rows, err := s.reader(ctx).QueryContext(ctx, qExperimentListActive)
 	if err != nil {
 		return nil, fmt.Errorf("list active experiments: %w", translate(err))
 	}
@@ -131,7 +131,7 @@ func (s *Store) ExperimentSetResult(ctx context.Context, p *store.ExperimentSetR
 
 // ExperimentDelete implements [store.Store].
 func (s *Store) ExperimentDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.w, "delete experiment "+id, qExperimentDelete, tenantID, id)
+	return execOne(ctx, s.writer(ctx), "delete experiment "+id, qExperimentDelete, tenantID, id)
 }
 
 // ExperimentTransition implements [store.Store].
@@ -179,17 +179,23 @@ func (s *Store) ExperimentTransition(ctx context.Context, p *store.ExperimentTra
 // ExperimentEventList implements [store.Store].
 func (s *Store) ExperimentEventList(ctx context.Context, tenantID, experimentID string) ([]*store.ExperimentEvent, error) {
 	// One read transaction, so the existence check and the events agree.
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, err)
+	var q querier
+	if tx, ok := s.ambientTx(ctx); ok {
+		q = tx
+	} else {
+		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("list experiment events %s: %w", experimentID, err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		q = tx
 	}
-	defer func() { _ = tx.Rollback() }()
 	var state string
 	var version int64
-	if err := tx.QueryRowContext(ctx, qExperimentExists, tenantID, experimentID).Scan(&state, &version); err != nil {
+	if err := q.QueryRowContext(ctx, qExperimentExists, tenantID, experimentID).Scan(&state, &version); err != nil {
 		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, translate(err))
 	}
-	rows, err := tx.QueryContext(ctx, qExperimentEventList, tenantID, experimentID)
+	rows, err := q.QueryContext(ctx, qExperimentEventList, tenantID, experimentID)
 	if err != nil {
 		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, translate(err))
 	}
@@ -202,7 +208,7 @@ func (s *Store) ExperimentEventList(ctx context.Context, tenantID, experimentID 
 
 // execOne runs a statement that must change exactly one row; zero rows is
 // ErrNotFound.
-func execOne(ctx context.Context, db *pool, op, q string, args ...any) error {
+func execOne(ctx context.Context, db querier, op, q string, args ...any) error {
 	res, err := db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, translate(err))

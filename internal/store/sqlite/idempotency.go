@@ -12,7 +12,7 @@ import (
 
 // IdempotencyGet implements [store.Store].
 func (s *Store) IdempotencyGet(ctx context.Context, tenantID, key string) (*store.IdempotencyRecord, error) {
-	rec, err := scanIdempotency(s.r.QueryRowContext(ctx, qIdempotencyGet, tenantID, key, micros(now())))
+	rec, err := scanIdempotency(s.reader(ctx).QueryRowContext(ctx, qIdempotencyGet, tenantID, key, micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("get idempotency key %q: %w", key, translate(err))
 	}
@@ -52,7 +52,7 @@ func (s *Store) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimP
 
 // IdempotencyRelease implements [store.Store].
 func (s *Store) IdempotencyRelease(ctx context.Context, tenantID, key, requestHash string) error {
-	if _, err := s.w.ExecContext(ctx, qIdempotencyRelease, tenantID, key, requestHash); err != nil {
+	if _, err := s.writer(ctx).ExecContext(ctx, qIdempotencyRelease, tenantID, key, requestHash); err != nil {
 		return fmt.Errorf("release idempotency key %q: %w", key, translate(err))
 	}
 	return nil
@@ -67,7 +67,7 @@ func (s *Store) IdempotencyPut(ctx context.Context, p *store.IdempotencyPutParam
 	if body == nil {
 		body = []byte{}
 	}
-	rec, err := scanIdempotency(s.w.QueryRowContext(ctx, qIdempotencyPut, p.TenantID, p.Key, p.RequestHash,
+	rec, err := scanIdempotency(s.writer(ctx).QueryRowContext(ctx, qIdempotencyPut, p.TenantID, p.Key, p.RequestHash,
 		p.ResponseStatus, body, micros(now()), micros(p.ExpiresAt)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("put idempotency key %q: %w: an unexpired record exists", p.Key, store.ErrConflict)
@@ -80,7 +80,7 @@ func (s *Store) IdempotencyPut(ctx context.Context, p *store.IdempotencyPutParam
 
 // IdempotencyDeleteExpired implements [store.Store].
 func (s *Store) IdempotencyDeleteExpired(ctx context.Context, at time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, qIdempotencyDeleteExpired, micros(at))
+	res, err := s.writer(ctx).ExecContext(ctx, qIdempotencyDeleteExpired, micros(at))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired idempotency keys: %w", translate(err))
 	}

@@ -19,7 +19,7 @@ func (s *Store) PipelineCreate(ctx context.Context, p *store.PipelineCreateParam
 	if id == "" {
 		id = store.NewID()
 	}
-	pl, err := scanPipeline(s.w.QueryRowContext(ctx, qPipelineCreate, p.TenantID, id, p.Name, p.Description,
+	pl, err := scanPipeline(s.writer(ctx).QueryRowContext(ctx, qPipelineCreate, p.TenantID, id, p.Name, p.Description,
 		jsonOr(p.Config, "{}"), p.YAML, p.CreatedBy, micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("create pipeline %s: %w", p.Name, translate(err))
@@ -29,7 +29,7 @@ func (s *Store) PipelineCreate(ctx context.Context, p *store.PipelineCreateParam
 
 // PipelineGet implements [store.Store].
 func (s *Store) PipelineGet(ctx context.Context, tenantID, id string) (*store.Pipeline, error) {
-	pl, err := scanPipeline(s.r.QueryRowContext(ctx, qPipelineGet, tenantID, id))
+	pl, err := scanPipeline(s.reader(ctx).QueryRowContext(ctx, qPipelineGet, tenantID, id))
 	if err != nil {
 		return nil, fmt.Errorf("get pipeline %s: %w", id, translate(err))
 	}
@@ -38,7 +38,7 @@ func (s *Store) PipelineGet(ctx context.Context, tenantID, id string) (*store.Pi
 
 // PipelineGetByName implements [store.Store].
 func (s *Store) PipelineGetByName(ctx context.Context, tenantID, name string) (*store.Pipeline, error) {
-	pl, err := scanPipeline(s.r.QueryRowContext(ctx, qPipelineGetByName, tenantID, name))
+	pl, err := scanPipeline(s.reader(ctx).QueryRowContext(ctx, qPipelineGetByName, tenantID, name))
 	if err != nil {
 		return nil, fmt.Errorf("get pipeline named %s: %w", name, translate(err))
 	}
@@ -57,7 +57,7 @@ func (s *Store) PipelineList(ctx context.Context, p *store.PipelineListParams) (
 		l.and("substr(name, 1, length(?)) = ?", p.NamePrefix, p.NamePrefix)
 	}
 	q, args := l.page("created_at", "id", c, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.reader(ctx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list pipelines: %w", translate(err))
 	}
@@ -91,7 +91,7 @@ func (s *Store) PipelineUpdate(ctx context.Context, p *store.PipelineUpdateParam
 
 // PipelineDelete implements [store.Store].
 func (s *Store) PipelineDelete(ctx context.Context, tenantID, id string) error {
-	return execOne(ctx, s.w, "delete pipeline "+id, qPipelineDelete, tenantID, id)
+	return execOne(ctx, s.writer(ctx), "delete pipeline "+id, qPipelineDelete, tenantID, id)
 }
 
 // versionMiss explains an optimistic write that matched no row, using a

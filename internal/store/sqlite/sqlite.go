@@ -215,9 +215,87 @@ func timePtr(v sql.NullInt64) *time.Time {
 	return &t
 }
 
+// querier is what the store's queries run on: a pool, or the transaction of
+// an Atomic call.
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// ambientKey is the context key of the transaction of an Atomic call.
+type ambientKey struct{}
+
+// ambient is the transaction of an Atomic call, and the store it belongs to.
+type ambient struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+// ambientTx returns the transaction of the Atomic call of this store that
+// ctx is inside, if any.
+func (s *Store) ambientTx(ctx context.Context) (*sql.Tx, bool) {
+	a, ok := ctx.Value(ambientKey{}).(*ambient)
+	if !ok || a.s != s {
+		return nil, false
+	}
+	return a.tx, true
+}
+
+// writer returns what writes made with ctx run on: the single writer
+// connection, or the Atomic call's transaction, which holds it.
+func (s *Store) writer(ctx context.Context) querier {
+	if tx, ok := s.ambientTx(ctx); ok {
+		return tx
+	}
+	return s.w
+}
+
+// reader returns what reads made with ctx run on: the read pool, or the
+// Atomic call's transaction, so that reads see its writes.
+func (s *Store) reader(ctx context.Context) querier {
+	if tx, ok := s.ambientTx(ctx); ok {
+		return tx
+	}
+	return s.r
+}
+
+// Atomic implements [store.Store].
+func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if _, ok := s.ambientTx(ctx); ok {
+		return fn(ctx)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(context.WithValue(ctx, ambientKey{}, &ambient{s: s, tx: tx})); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	return nil
+}
+
 // withTx runs fn in a write transaction (BEGIN IMMEDIATE on the single
-// writer connection) and commits it if fn returns nil.
+// writer connection) and commits it if fn returns nil. Inside an Atomic
+// call it is a savepoint of the call's transaction.
 func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if tx, ok := s.ambientTx(ctx); ok {
+		return savepoint(ctx, tx, fn)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -227,4 +305,22 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// savepoint runs fn within tx under a savepoint, which it releases if fn
+// returns nil and rolls back to otherwise.
+func savepoint(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT phoenix_nested"); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		for _, q := range []string{"ROLLBACK TO phoenix_nested", "RELEASE phoenix_nested"} {
+			if _, rerr := tx.ExecContext(ctx, q); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+		}
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "RELEASE phoenix_nested")
+	return err
 }

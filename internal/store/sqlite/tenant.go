@@ -16,7 +16,7 @@ func (s *Store) TenantCreate(ctx context.Context, p *store.TenantCreateParams) (
 	if id == "" {
 		id = store.NewID()
 	}
-	t, err := scanTenant(s.w.QueryRowContext(ctx, qTenantCreate, id, p.Name, micros(now())))
+	t, err := scanTenant(s.writer(ctx).QueryRowContext(ctx, qTenantCreate, id, p.Name, micros(now())))
 	if err != nil {
 		return nil, fmt.Errorf("create tenant %s: %w", p.Name, translate(err))
 	}
@@ -25,7 +25,7 @@ func (s *Store) TenantCreate(ctx context.Context, p *store.TenantCreateParams) (
 
 // TenantGet implements [store.Store].
 func (s *Store) TenantGet(ctx context.Context, id string) (*store.Tenant, error) {
-	t, err := scanTenant(s.r.QueryRowContext(ctx, qTenantGet, id))
+	t, err := scanTenant(s.reader(ctx).QueryRowContext(ctx, qTenantGet, id))
 	if err != nil {
 		return nil, fmt.Errorf("get tenant %s: %w", id, translate(err))
 	}
@@ -34,7 +34,7 @@ func (s *Store) TenantGet(ctx context.Context, id string) (*store.Tenant, error)
 
 // TenantList implements [store.Store].
 func (s *Store) TenantList(ctx context.Context) ([]*store.Tenant, error) {
-	rows, err := s.r.QueryContext(ctx, qTenantList)
+	rows, err := s.reader(ctx).QueryContext(ctx, qTenantList)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", translate(err))
 	}

@@ -11,7 +11,7 @@ import (
 
 // TenantSettingsGet implements [store.Store].
 func (s *Store) TenantSettingsGet(ctx context.Context, tenantID string) (*store.TenantSettings, error) {
-	ts, err := scanTenantSettings(s.r.QueryRowContext(ctx, qTenantSettingsGet, tenantID))
+	ts, err := scanTenantSettings(s.reader(ctx).QueryRowContext(ctx, qTenantSettingsGet, tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("get settings of tenant %s: %w", tenantID, translate(err))
 	}
@@ -25,7 +25,7 @@ func (s *Store) TenantSettingsPut(ctx context.Context, p *store.TenantSettingsPu
 	}
 	at := micros(now())
 	if p.Version == 0 {
-		ts, err := scanTenantSettings(s.w.QueryRowContext(ctx, qTenantSettingsUpsert, p.TenantID, string(p.Pricing), at, p.UpdatedBy))
+		ts, err := scanTenantSettings(s.writer(ctx).QueryRowContext(ctx, qTenantSettingsUpsert, p.TenantID, string(p.Pricing), at, p.UpdatedBy))
 		if err != nil {
 			return nil, fmt.Errorf("put settings of tenant %s: %w", p.TenantID, translate(err))
 		}

@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore NewStore, opts ...Option) {
 	t.Run("Agent", func(t *testing.T) { t.Parallel(); testAgent(t, newStore) })
 	t.Run("EnrollmentToken", func(t *testing.T) { t.Parallel(); testEnrollmentToken(t, newStore) })
 	t.Run("AuditLog", func(t *testing.T) { t.Parallel(); testAuditLog(t, newStore) })
+	t.Run("Atomic", func(t *testing.T) { t.Parallel(); testAtomic(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
 	t.Run("IdempotencyClaim", func(t *testing.T) { t.Parallel(); testIdempotencyClaim(t, newStore) })
 	t.Run("TenantSettings", func(t *testing.T) { t.Parallel(); testTenantSettings(t, newStore) })
