@@ -81,7 +81,7 @@ func (a *API) experimentRoutes() []*route {
 	const res = "experiments"
 	return []*route{
 		{Method: "POST", Path: "/api/v1/experiments", Summary: "Create a draft experiment", Tag: res, Resource: res, Action: "write",
-			Request: ExperimentCreate{}, Response: Experiment{}, Status: http.StatusCreated, Idempotent: true, Handle: a.experimentCreate},
+			Request: ExperimentCreate{}, Response: Experiment{}, Status: http.StatusCreated, Idempotent: true, Atomic: true, Handle: a.experimentCreate},
 		{Method: "GET", Path: "/api/v1/experiments", Summary: "List experiments, newest first", Tag: res, Resource: res, Action: "read",
 			Response: ExperimentList{}, Query: []string{"state", "owner", "name_prefix", "cursor", "limit"}, Handle: a.experimentList},
 		{Method: "GET", Path: "/api/v1/experiments/{id}", Summary: "Get an experiment", Tag: res, Resource: res, Action: "read",

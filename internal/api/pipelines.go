@@ -67,7 +67,7 @@ func (a *API) pipelineRoutes() []*route {
 		{Method: "POST", Path: "/api/v1/pipelines/validate", Summary: "Validate a pipeline document, a collector config or catalog parameters", Tag: res, Resource: res, Action: "read",
 			Request: PipelineValidate{}, Response: ValidationResult{}, Handle: a.pipelineValidate},
 		{Method: "POST", Path: "/api/v1/pipelines", Summary: "Create a user pipeline", Tag: res, Resource: res, Action: "write",
-			Request: PipelineWrite{}, Response: Pipeline{}, Status: http.StatusCreated, Idempotent: true, Handle: a.pipelineCreate},
+			Request: PipelineWrite{}, Response: Pipeline{}, Status: http.StatusCreated, Idempotent: true, Atomic: true, Handle: a.pipelineCreate},
 		{Method: "GET", Path: "/api/v1/pipelines", Summary: "List user pipelines", Tag: res, Resource: res, Action: "read",
 			Response: PipelineList{}, Query: []string{"name_prefix", "cursor", "limit"}, Handle: a.pipelineList},
 		{Method: "GET", Path: "/api/v1/pipelines/{id}", Summary: "Get a user pipeline", Tag: res, Resource: res, Action: "read",

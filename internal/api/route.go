@@ -36,6 +36,10 @@ type route struct {
 	Status int
 	// Idempotent routes honour an Idempotency-Key header.
 	Idempotent bool
+	// Atomic routes run their store calls in one transaction: the resource,
+	// its audit entry and the Idempotency-Key's record commit together, or
+	// nothing does. Only for handlers whose effects are store writes.
+	Atomic bool
 	// Query lists the query parameters the route reads.
 	Query  []string
 	Handle func(c *call) (any, error)
@@ -144,11 +148,15 @@ func (a *API) wrap(rt *route) http.Handler {
 		}
 		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
 		c := &call{a: a, w: w, r: r, p: p}
-		if rt.Idempotent && r.Header.Get("Idempotency-Key") != "" {
+		idempotent := rt.Idempotent && r.Header.Get("Idempotency-Key") != ""
+		switch {
+		case rt.Atomic:
+			a.serveAtomic(c, rt, idempotent)
+		case idempotent:
 			a.serveIdempotent(c, rt)
-			return
+		default:
+			a.serve(c, rt, w)
 		}
-		a.serve(c, rt, w)
 	})
 }
 
@@ -189,18 +197,10 @@ const idempotencyClaimTTL = time.Minute
 // the key, serves, and stores the response. The claim comes first, so of
 // simultaneous first uses of a key exactly one is served.
 func (a *API) serveIdempotent(c *call, rt *route) {
-	key := c.r.Header.Get("Idempotency-Key")
-	if len(key) > 255 {
-		a.writeError(c.w, c.r, apierror.Validation(apierror.FieldError{Field: "Idempotency-Key", Message: "at most 255 characters"}))
+	key, hash, body, ok := a.idempotencyRequest(c)
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, MaxBodyBytes))
-	if err != nil {
-		a.writeError(c.w, c.r, bodyError(err))
-		return
-	}
-	sum := sha256.Sum256(append([]byte(c.r.Method+" "+c.r.URL.Path+"\n"), body...))
-	hash := hex.EncodeToString(sum[:])
 	ctx := c.r.Context()
 	prev, claimed, err := a.deps.Store.IdempotencyClaim(ctx, &store.IdempotencyClaimParams{
 		TenantID: c.tenant(), Key: key, RequestHash: hash, ExpiresAt: a.now().Add(idempotencyClaimTTL),
@@ -210,18 +210,7 @@ func (a *API) serveIdempotent(c *call, rt *route) {
 		return
 	}
 	if !claimed {
-		switch {
-		case prev.RequestHash != hash:
-			a.writeError(c.w, c.r, apierror.New(apierror.CodeConflict, "Idempotency-Key %q was used with a different request", key))
-		case prev.Pending():
-			c.w.Header().Set("Retry-After", "1")
-			a.writeError(c.w, c.r, apierror.New(apierror.CodeConflict, "the request with Idempotency-Key %q is still being served; retry shortly", key))
-		default:
-			c.w.Header().Set("Content-Type", "application/json")
-			c.w.Header().Set("Idempotent-Replayed", "true")
-			c.w.WriteHeader(prev.ResponseStatus)
-			_, _ = c.w.Write(prev.ResponseBody)
-		}
+		a.replay(c.w, c.r, key, hash, prev)
 		return
 	}
 	c.r.Body = io.NopCloser(bytes.NewReader(body))
@@ -243,6 +232,116 @@ func (a *API) serveIdempotent(c *call, rt *route) {
 	}
 	c.w.WriteHeader(rec.status)
 	_, _ = c.w.Write(rec.body.Bytes())
+}
+
+// errRollback rolls an Atomic route's transaction back after its response
+// was recorded.
+var errRollback = errors.New("roll back")
+
+// serveAtomic serves an Atomic route in one store transaction, and sends the
+// response once the transaction has committed; a failed commit answers with
+// its error instead. A response of 300 or more rolls the transaction back.
+// With an Idempotency-Key the key is claimed and its record written in the
+// same transaction, so a create and its record commit together: a retry
+// after a crash either replays the response or creates anew, never both. A
+// request with a key in use waits for the first to commit and replays its
+// response.
+func (a *API) serveAtomic(c *call, rt *route, idempotent bool) {
+	var (
+		key, hash string
+		body      []byte
+	)
+	if idempotent {
+		var ok bool
+		if key, hash, body, ok = a.idempotencyRequest(c); !ok {
+			return
+		}
+	}
+	rec := &recorder{header: c.w.Header()}
+	err := a.deps.Store.Atomic(c.r.Context(), func(ctx context.Context) error {
+		r := c.r.WithContext(ctx)
+		if idempotent {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			prev, claimed, err := a.deps.Store.IdempotencyClaim(ctx, &store.IdempotencyClaimParams{
+				TenantID: c.tenant(), Key: key, RequestHash: hash, ExpiresAt: a.now().Add(idempotencyClaimTTL),
+			})
+			if err != nil {
+				return err
+			}
+			if !claimed {
+				a.replay(rec, r, key, hash, prev)
+				return errRollback
+			}
+		}
+		a.serve(&call{a: a, w: rec, r: r, p: c.p}, rt, rec)
+		if rec.status >= 300 && !(idempotent && rec.status < 500) {
+			return errRollback
+		}
+		if idempotent {
+			// A 4xx answer is recorded as well: the same request gets it
+			// again. A handler whose store call failed leaves PostgreSQL's
+			// transaction unusable; the answer is then sent unrecorded.
+			if _, err := a.deps.Store.IdempotencyPut(ctx, &store.IdempotencyPutParams{
+				TenantID: c.tenant(), Key: key, RequestHash: hash,
+				ResponseStatus: rec.status, ResponseBody: rec.body.Bytes(),
+				ExpiresAt: a.now().Add(idempotencyTTL),
+			}); err != nil {
+				if rec.status >= 300 {
+					return errRollback
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errRollback) {
+		// Nothing was created: drop what the handler said about it.
+		c.w.Header().Del("Location")
+		c.w.Header().Del("ETag")
+		a.writeError(c.w, c.r, err)
+		return
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	c.w.WriteHeader(rec.status)
+	_, _ = c.w.Write(rec.body.Bytes())
+}
+
+// idempotencyRequest reads the Idempotency-Key and the body of a request and
+// hashes them with its method and path. On a bad key or body it answers the
+// request and ok is false.
+func (a *API) idempotencyRequest(c *call) (key, hash string, body []byte, ok bool) {
+	key = c.r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		a.writeError(c.w, c.r, apierror.Validation(apierror.FieldError{Field: "Idempotency-Key", Message: "at most 255 characters"}))
+		return "", "", nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, MaxBodyBytes))
+	if err != nil {
+		a.writeError(c.w, c.r, bodyError(err))
+		return "", "", nil, false
+	}
+	sum := sha256.Sum256(append([]byte(c.r.Method+" "+c.r.URL.Path+"\n"), body...))
+	return key, hex.EncodeToString(sum[:]), body, true
+}
+
+// replay answers a request whose Idempotency-Key holds the record prev: its
+// response when the request is the same and was served, a conflict when the
+// key was used with another request or its request is still being served.
+func (a *API) replay(w http.ResponseWriter, r *http.Request, key, hash string, prev *store.IdempotencyRecord) {
+	switch {
+	case prev.RequestHash != hash:
+		a.writeError(w, r, apierror.New(apierror.CodeConflict, "Idempotency-Key %q was used with a different request", key))
+	case prev.Pending():
+		w.Header().Set("Retry-After", "1")
+		a.writeError(w, r, apierror.New(apierror.CodeConflict, "the request with Idempotency-Key %q is still being served; retry shortly", key))
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Idempotent-Replayed", "true")
+		w.WriteHeader(prev.ResponseStatus)
+		_, _ = w.Write(prev.ResponseBody)
+	}
 }
 
 // recorder buffers a response so it can be stored before it is sent.

@@ -43,9 +43,11 @@ func (s *Store) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimP
 		}
 		b.Queue(qIdempotencyClaim, p.TenantID, p.Key, p.RequestHash, at, p.ExpiresAt)
 		res := tx.SendBatch(ctx, b)
-		if _, err := res.Exec(); err != nil {
-			_ = res.Close()
-			return err
+		if !inAtomic {
+			if _, err := res.Exec(); err != nil {
+				_ = res.Close()
+				return err
+			}
 		}
 		var err error
 		rec, err = scanIdempotency(res.QueryRow())

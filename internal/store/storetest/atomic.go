@@ -86,6 +86,40 @@ func testAtomic(t *testing.T, newStore NewStore) {
 	_, err = s.ExperimentGet(c, a, id)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
+	// An Idempotency-Key claimed and recorded inside commits with the
+	// rest; the next claim of the key finds the record.
+	claim := func(ctx context.Context) (*store.IdempotencyRecord, bool, error) {
+		return s.IdempotencyClaim(ctx, &store.IdempotencyClaimParams{
+			TenantID: a, Key: "k-atomic", RequestHash: "h", ExpiresAt: time.Now().Add(time.Minute),
+		})
+	}
+	err = s.Atomic(c, func(ctx context.Context) error {
+		_, claimed, err := claim(ctx)
+		if err != nil {
+			return err
+		}
+		require.True(t, claimed)
+		e, err := create(ctx, "with key")
+		if err != nil {
+			return err
+		}
+		id = e.ID
+		_, err = s.IdempotencyPut(ctx, &store.IdempotencyPutParams{
+			TenantID: a, Key: "k-atomic", RequestHash: "h", ResponseStatus: 201, ResponseBody: []byte(e.ID), ExpiresAt: time.Now().Add(time.Hour),
+		})
+		return err
+	})
+	require.NoError(t, err)
+	err = s.Atomic(c, func(ctx context.Context) error {
+		prev, claimed, err := claim(ctx)
+		require.NoError(t, err)
+		require.False(t, claimed)
+		require.Equal(t, 201, prev.ResponseStatus)
+		require.Equal(t, id, string(prev.ResponseBody))
+		return nil
+	})
+	require.NoError(t, err)
+
 	// Until it commits, a transaction's writes are its own; concurrent
 	// Atomic calls each commit whole.
 	var wg sync.WaitGroup
