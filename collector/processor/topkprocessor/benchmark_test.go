@@ -3,9 +3,12 @@ package topkprocessor
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/filterprocessor"
 	"github.com/stretchr/testify/require"
@@ -161,4 +164,43 @@ func BenchmarkProcess(b *testing.B) {
 			return p
 		},
 		func() func() pmetric.Metrics { return newScrapes(1000).next })
+}
+
+// BenchmarkReadInputs reads what phoenix_topk ranks by, and nothing else,
+// from the same batches as BenchmarkProcess: each process resource's
+// identity attributes and its process.cpu.time points. It is the floor of
+// the processor's cost on a batch fresh from a receiver, set by pdata's
+// layout (a pointer per resource, scope, metric, point and attribute
+// value), and it reports the same per data point figures.
+func BenchmarkReadInputs(b *testing.B) {
+	p, err := newTopK(createDefaultConfig().(*Config))
+	require.NoError(b, err)
+	next := newScrapes(1000).next
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	var cpu time.Duration
+	dps := 0
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		runtime.GC()
+		md := next()
+		dps = md.DataPointCount()
+		b.StartTimer()
+		c0 := benchside.ThreadCPU()
+		rms := md.ResourceMetrics()
+		p.entries = slices.Grow(p.entries[:0], rms.Len())[:rms.Len()]
+		for i := range p.entries {
+			p.readIdentity(rms.At(i).Resource(), &p.entries[i])
+		}
+		for i := range p.entries {
+			readMetrics(rms.At(i), false, &p.entries[i])
+		}
+		cpu += benchside.ThreadCPU() - c0
+	}
+	b.StopTimer()
+	points := float64(b.N) * float64(dps)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/points, "ns/dp")
+	b.ReportMetric(float64(cpu.Nanoseconds())/points, "cpu-ns/dp")
 }
