@@ -20,7 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 )
 
-// Compare runs three sub-benchmarks over batches from a fresh source
+// Compare runs four sub-benchmarks over batches from a fresh source
 // each: "floor", a processorhelper processor that passes batches through
 // unchanged (the share of the ottl side's cost that is processorhelper's: its
 // data point counting, which also pays for the first touch of a freshly
@@ -36,7 +36,10 @@ import (
 // state. Each batch is built with the timer stopped, right after a garbage
 // collection, and no collection starts while a side consumes it: collecting
 // the harness's batches and the sides' garbage is charged to no side, and
-// each side's own allocations are reported with -benchmem. typ names the
+// each side's own allocations are reported with -benchmem. The fourth,
+// "paired", runs the ottl and phoenix sides in alternation, batch by batch,
+// and reports their CPU time per data point and its ratio measured under the
+// same conditions (its ns/op includes building the batches). typ names the
 // processor whose settings the floor side is built with.
 func Compare(b *testing.B, typ component.Type, ottl, phoenix func(*testing.B) processor.Metrics, source func() func() pmetric.Metrics) {
 	ctx := context.Background()
@@ -101,5 +104,56 @@ func Compare(b *testing.B, typ component.Type, ottl, phoenix func(*testing.B) pr
 				b.ReportMetric(results[1].cpu/r.cpu, "x-faster-cpu")
 			}
 		})
+	}
+	b.Run("paired", func(b *testing.B) { paired(b, ottl, phoenix, source) })
+}
+
+// paired runs the ottl and phoenix sides batch by batch in alternation
+// (ottl first in even rounds, phoenix first in odd ones), each on batches
+// from its own source, and reports both sides' thread CPU per data point and
+// their ratio. Run one after the other, the sides can meet a machine in
+// different states (a shared host's caches and memory bandwidth vary over
+// seconds); alternated, they meet the same one.
+func paired(b *testing.B, ottl, phoenix func(*testing.B) processor.Metrics, source func() func() pmetric.Metrics) {
+	ctx := context.Background()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	type side struct {
+		p    processor.Metrics
+		next func() pmetric.Metrics
+		cpu  time.Duration
+	}
+	var sides [2]*side
+	dps := 0
+	for i, newSide := range []func(*testing.B) processor.Metrics{ottl, phoenix} {
+		s := &side{p: newSide(b), next: source()}
+		require.NoError(b, s.p.Start(ctx, componenttest.NewNopHost()))
+		defer func() { require.NoError(b, s.p.Shutdown(ctx)) }()
+		first := s.next()
+		dps = first.DataPointCount()
+		require.NoError(b, s.p.ConsumeMetrics(ctx, first))
+		sides[i] = s
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	b.ResetTimer()
+	for n := range b.N {
+		for k := range 2 {
+			s := sides[(n+k)%2]
+			runtime.GC()
+			md := s.next()
+			c0 := ThreadCPU()
+			if err := s.p.ConsumeMetrics(ctx, md); err != nil {
+				b.Fatal(err)
+			}
+			s.cpu += ThreadCPU() - c0
+		}
+	}
+	b.StopTimer()
+	points := float64(b.N) * float64(dps)
+	o, p := float64(sides[0].cpu.Nanoseconds())/points, float64(sides[1].cpu.Nanoseconds())/points
+	b.ReportMetric(o, "ottl-cpu-ns/dp")
+	b.ReportMetric(p, "phoenix-cpu-ns/dp")
+	if p > 0 {
+		b.ReportMetric(o/p, "x-faster-cpu")
 	}
 }
