@@ -32,6 +32,13 @@ type Config struct {
 	// without a batch from it; a host seen again after that starts over in
 	// the first mode. Must be positive (default 5m).
 	StateTTL time.Duration `mapstructure:"state_ttl"`
+	// Label writes the phoenix.adaptive.mode attribute, the host's current
+	// mode, on every process resource kept (default true). A resource
+	// attribute is part of the identity of every series exported from it,
+	// so when a host changes mode all its series start anew in a
+	// Prometheus-style backend; with Label off the mode is still exported
+	// as the phoenix_adaptive_mode gauge.
+	Label bool `mapstructure:"label"`
 	// Modes are the filtering modes, from the most relaxed to the tightest.
 	// The first is the starting mode and has no thresholds; each later mode
 	// names when to step into it from the previous one and back out.
@@ -77,6 +84,7 @@ func createDefaultConfig() *Config {
 		RankBy:     RankByCPU,
 		AlwaysKeep: proc.Critical.String(),
 		StateTTL:   5 * time.Minute,
+		Label:      true,
 		Modes: []Mode{
 			{Name: "relaxed"},
 			{

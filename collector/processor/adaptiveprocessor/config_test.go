@@ -17,6 +17,7 @@ func TestDefaultConfig(t *testing.T) {
 		RankBy:     "cpu",
 		AlwaysKeep: "critical",
 		StateTTL:   5 * time.Minute,
+		Label:      true,
 		Modes: []Mode{
 			{Name: "relaxed"},
 			{

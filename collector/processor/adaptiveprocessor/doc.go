@@ -15,8 +15,11 @@
 // or above always_keep (critical by default) always stay; below that a mode
 // drops priorities under drop_below (phoenix.priority, Unknown counting as
 // low) and keeps only the top_k remaining processes ranked by CPU or memory.
-// Kept process resources get the phoenix.adaptive.mode attribute; resources
-// that are not processes pass through untouched.
+// Kept process resources get the phoenix.adaptive.mode attribute unless
+// label is false; resources that are not processes pass through untouched.
+// The attribute is part of every exported series' identity, so a mode
+// change starts all of a host's series anew in a Prometheus-style backend;
+// Phoenix's catalog turns it off and relies on the mode gauge.
 //
 // The processor publishes phoenix_adaptive_mode{host,mode,pipeline} (1 for
 // the current mode, 0 for the others) and
@@ -31,6 +34,7 @@
 //	  always_keep: critical
 //	  cpu_count: 0          # 0 = runtime.NumCPU()
 //	  state_ttl: 5m
+//	  label: true           # write phoenix.adaptive.mode on kept processes
 //	  modes:
 //	    - name: relaxed
 //	    - name: tight

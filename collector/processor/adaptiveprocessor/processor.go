@@ -16,8 +16,8 @@ import (
 	"github.com/phoenix/platform/collector/internal/proc"
 )
 
-// AttrMode is the resource attribute written on every process resource the
-// processor keeps: the name of its host's current mode.
+// AttrMode is the resource attribute written, unless label is off, on every
+// process resource the processor keeps: the name of its host's current mode.
 const AttrMode = "phoenix.adaptive.mode"
 
 // mode is a validated, parsed Mode.
@@ -202,6 +202,7 @@ type adaptiveProcessor struct {
 	cpuCount   float64
 	ttl        time.Duration
 	needCPU    bool
+	labelKept  bool
 	now        func() time.Time
 	tel        *telemetry // nil: no metrics
 
@@ -224,6 +225,7 @@ func newProcessor(id component.ID, cfg *Config, tel *telemetry) (*adaptiveProces
 		alwaysKeep: alwaysKeep,
 		cpuCount:   float64(cfg.CPUCount),
 		ttl:        cfg.StateTTL,
+		labelKept:  cfg.Label,
 		now:        time.Now,
 		tel:        tel,
 		hosts:      make(map[string]*hostState),
@@ -352,7 +354,7 @@ func (p *adaptiveProcessor) processMetrics(_ context.Context, md pmetric.Metrics
 		if !e.keep {
 			return true
 		}
-		if e.host != nil {
+		if e.host != nil && p.labelKept {
 			p.label(rm.Resource().Attributes(), e)
 		}
 		return false

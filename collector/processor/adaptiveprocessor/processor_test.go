@@ -287,6 +287,33 @@ func TestHostsAreIndependent(t *testing.T) {
 	requireModes(t, out, map[string]string{"host-a": "relaxed", "host-b": "tight", "": "relaxed"})
 }
 
+// TestLabelOff keeps and drops the same resources as with the label on and
+// leaves the attributes alone: the mode is only in the gauge.
+func TestLabelOff(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Label = false
+	off, _ := newDirectProcessor(t, cfg)
+	on, _ := newDirectProcessor(t, createDefaultConfig())
+	for round := range 2 {
+		md := merge(hostBatch("host-a", 600, round), hostBatch("host-b", 100, round))
+		in := pmetric.NewMetrics()
+		md.CopyTo(in)
+		labelled := run(t, on, md)
+		out := run(t, off, in)
+		require.Equal(t, labelled.ResourceMetrics().Len(), out.ResourceMetrics().Len())
+		rms := out.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			res := rms.At(i).Resource()
+			_, ok := res.Attributes().Get(AttrMode)
+			require.False(t, ok, "resource %d got %s", i, AttrMode)
+			pid, _ := proc.PID(res)
+			want, _ := proc.PID(labelled.ResourceMetrics().At(i).Resource())
+			require.Equal(t, want, pid, "resource %d", i)
+		}
+	}
+	require.Equal(t, "tight", off.modes[off.hosts["host-a"].mode].name)
+}
+
 // requireModes checks the mode attribute of every process resource per host.
 func requireModes(t *testing.T, md pmetric.Metrics, want map[string]string) {
 	t.Helper()
