@@ -301,9 +301,6 @@ func (a *API) serveAtomic(c *call, rt *route, idempotent bool) {
 		a.writeError(c.w, c.r, err)
 		return
 	}
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
 	c.w.WriteHeader(rec.status)
 	_, _ = c.w.Write(rec.body.Bytes())
 }

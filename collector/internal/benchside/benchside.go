@@ -62,13 +62,7 @@ func Compare(b *testing.B, typ component.Type, ottl, phoenix func(*testing.B) pr
 		b.Run(side.name, func(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			p := side.new(b)
-			require.NoError(b, p.Start(ctx, componenttest.NewNopHost()))
-			defer func() { require.NoError(b, p.Shutdown(ctx)) }()
-			next := source()
-			first := next()
-			dps := first.DataPointCount()
-			require.NoError(b, p.ConsumeMetrics(ctx, first))
+			p, next, dps := warm(b, side.new, source)
 			var cpu time.Duration
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -108,6 +102,21 @@ func Compare(b *testing.B, typ component.Type, ottl, phoenix func(*testing.B) pr
 	b.Run("paired", func(b *testing.B) { paired(b, ottl, phoenix, source) })
 }
 
+// warm builds a side's processor, starts it (and shuts it down when b
+// ends) and consumes one batch from a fresh source, so that a stateful
+// processor is in its steady state. It returns the processor, the source
+// and the number of data points of a batch.
+func warm(b *testing.B, newSide func(*testing.B) processor.Metrics, source func() func() pmetric.Metrics) (processor.Metrics, func() pmetric.Metrics, int) {
+	ctx := context.Background()
+	p := newSide(b)
+	require.NoError(b, p.Start(ctx, componenttest.NewNopHost()))
+	b.Cleanup(func() { require.NoError(b, p.Shutdown(ctx)) })
+	next := source()
+	first := next()
+	require.NoError(b, p.ConsumeMetrics(ctx, first))
+	return p, next, first.DataPointCount()
+}
+
 // paired runs the ottl and phoenix sides batch by batch in alternation
 // (ottl first in even rounds, phoenix first in odd ones), each on batches
 // from its own source, and reports both sides' thread CPU per data point and
@@ -126,12 +135,8 @@ func paired(b *testing.B, ottl, phoenix func(*testing.B) processor.Metrics, sour
 	var sides [2]*side
 	dps := 0
 	for i, newSide := range []func(*testing.B) processor.Metrics{ottl, phoenix} {
-		s := &side{p: newSide(b), next: source()}
-		require.NoError(b, s.p.Start(ctx, componenttest.NewNopHost()))
-		defer func() { require.NoError(b, s.p.Shutdown(ctx)) }()
-		first := s.next()
-		dps = first.DataPointCount()
-		require.NoError(b, s.p.ConsumeMetrics(ctx, first))
+		s := &side{}
+		s.p, s.next, dps = warm(b, newSide, source)
 		sides[i] = s
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))

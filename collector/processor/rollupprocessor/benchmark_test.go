@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/phoenix/platform/collector/internal/benchside"
 	"github.com/phoenix/platform/collector/internal/proc"
 )
 
@@ -111,11 +112,11 @@ func BenchmarkProcess(b *testing.B) {
 			b.StopTimer()
 			md := cloneMetrics(in)
 			b.StartTimer()
-			c0, _ := threadCPU()
+			c0 := int64(benchside.ThreadCPU())
 			if err := p.ConsumeMetrics(ctx, md); err != nil {
 				b.Fatal(err)
 			}
-			c1, _ := threadCPU()
+			c1 := int64(benchside.ThreadCPU())
 			cpu += c1 - c0
 		}
 		b.StopTimer()
@@ -169,11 +170,11 @@ func BenchmarkFoldOnly(b *testing.B) {
 		b.StopTimer()
 		md := cloneMetrics(in)
 		b.StartTimer()
-		c0, _ := threadCPU()
+		c0 := int64(benchside.ThreadCPU())
 		if _, err := p.processMetrics(ctx, md); err != nil {
 			b.Fatal(err)
 		}
-		c1, _ := threadCPU()
+		c1 := int64(benchside.ThreadCPU())
 		cpu += c1 - c0
 	}
 	b.StopTimer()

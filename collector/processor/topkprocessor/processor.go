@@ -94,7 +94,6 @@ type topK struct {
 	hosts     map[string]*hostState
 	nStates   int // series across all hosts
 	gen       uint64
-	nHosts    int // hosts in the batch being processed
 	lastSweep int64
 	maxStates int
 	keep      []bool
@@ -147,7 +146,6 @@ func (p *topK) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Me
 		p.keep[i] = true
 	}
 	p.gen++
-	p.nHosts = 0
 	p.batchHosts = p.batchHosts[:0]
 
 	// The batch is read in passes over the resources, attributes first and
@@ -226,8 +224,7 @@ func (p *topK) host(name string) *hostState {
 		p.hosts[strings.Clone(name)] = hs
 	}
 	if hs.gen != p.gen {
-		hs.gen, hs.idx = p.gen, int32(p.nHosts)
-		p.nHosts++
+		hs.gen, hs.idx = p.gen, int32(len(p.batchHosts))
 		p.batchHosts = append(p.batchHosts, hs)
 		hs.hint, hs.next = hs.next, hs.hint[:0]
 		hs.pos = 0
@@ -302,7 +299,8 @@ func sanitize(v float64) float64 {
 // membership.
 func (p *topK) rank(es []entry) {
 	p.order = slices.Grow(p.order[:0], len(es))[:len(es)]
-	switch p.nHosts {
+	nHosts := len(p.batchHosts)
+	switch nHosts {
 	case 0:
 		return
 	case 1:
@@ -314,7 +312,7 @@ func (p *topK) rank(es []entry) {
 	}
 	// Several hosts: a counting sort by host index makes each host's
 	// entries contiguous in the order.
-	p.hostCount = slices.Grow(p.hostCount[:0], p.nHosts+1)[:p.nHosts+1]
+	p.hostCount = slices.Grow(p.hostCount[:0], nHosts+1)[:nHosts+1]
 	clear(p.hostCount)
 	for i := range es {
 		p.hostCount[es[i].host+1]++
@@ -330,7 +328,7 @@ func (p *topK) rank(es []entry) {
 	}
 	// next[h] is now the end of host h, which is the start of host h+1.
 	begin := 0
-	for h := range p.nHosts {
+	for h := range nHosts {
 		p.rankHost(es, p.order[begin:next[h]])
 		begin = next[h]
 	}

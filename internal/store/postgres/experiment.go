@@ -179,25 +179,22 @@ func (s *Store) ExperimentTransition(ctx context.Context, p *store.ExperimentTra
 // ExperimentEventList implements [store.Store].
 func (s *Store) ExperimentEventList(ctx context.Context, tenantID, experimentID string) ([]*store.ExperimentEvent, error) {
 	// One read transaction, so the existence check and the events agree.
-	var (
-		tx  pgx.Tx
-		err error
-	)
-	if _, ok := s.ambientTx(ctx); ok {
-		tx, err = s.db(ctx).Begin(ctx) // a savepoint sees the transaction's writes
-	} else {
-		tx, err = s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	// Inside an Atomic call, its transaction is that one.
+	q := s.db(ctx)
+	if _, ok := s.ambientTx(ctx); !ok {
+		tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+		if err != nil {
+			return nil, fmt.Errorf("list experiment events %s: %w", experimentID, err)
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		q = tx
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
 	var state string
 	var version int64
-	if err := tx.QueryRow(ctx, qExperimentExists, tenantID, experimentID).Scan(&state, &version); err != nil {
+	if err := q.QueryRow(ctx, qExperimentExists, tenantID, experimentID).Scan(&state, &version); err != nil {
 		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, translate(err))
 	}
-	rows, err := tx.Query(ctx, qExperimentEventList, tenantID, experimentID)
+	rows, err := q.Query(ctx, qExperimentEventList, tenantID, experimentID)
 	if err != nil {
 		return nil, fmt.Errorf("list experiment events %s: %w", experimentID, translate(err))
 	}

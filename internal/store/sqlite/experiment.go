@@ -178,11 +178,10 @@ func (s *Store) ExperimentTransition(ctx context.Context, p *store.ExperimentTra
 
 // ExperimentEventList implements [store.Store].
 func (s *Store) ExperimentEventList(ctx context.Context, tenantID, experimentID string) ([]*store.ExperimentEvent, error) {
-	// One read transaction, so the existence check and the events agree.
-	var q querier
-	if tx, ok := s.ambientTx(ctx); ok {
-		q = tx
-	} else {
+	// One read transaction, so the existence check and the events agree;
+	// inside an Atomic call, its transaction is that one.
+	q := s.reader(ctx)
+	if _, ok := s.ambientTx(ctx); !ok {
 		tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 		if err != nil {
 			return nil, fmt.Errorf("list experiment events %s: %w", experimentID, err)

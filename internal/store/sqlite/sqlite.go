@@ -261,7 +261,7 @@ func (s *Store) reader(ctx context.Context) querier {
 }
 
 // Atomic implements [store.Store].
-func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := s.ambientTx(ctx); ok {
 		return fn(ctx)
 	}
@@ -269,17 +269,8 @@ func (s *Store) Atomic(ctx context.Context, fn func(ctx context.Context) error) 
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-	}()
+	// Rolls back on an error or a panic; after Commit it does nothing.
+	defer func() { _ = tx.Rollback() }()
 	if err := fn(context.WithValue(ctx, ambientKey{}, &ambient{s: s, tx: tx})); err != nil {
 		return err
 	}

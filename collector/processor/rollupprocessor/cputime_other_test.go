@@ -1,6 +1,0 @@
-//go:build !linux
-
-package rollupprocessor
-
-// threadCPU is not measured outside Linux.
-func threadCPU() (int64, bool) { return 0, false }
