@@ -73,7 +73,11 @@ func Metrics(ps []Process, ts pcommon.Timestamp) pmetric.Metrics {
 // AppendProcess appends one process's scrape to md.
 func AppendProcess(md pmetric.Metrics, p Process, ts pcommon.Timestamp) {
 	rm := md.ResourceMetrics().AppendEmpty()
-	attrs := rm.Resource().Attributes()
+	// The scraper builds each process's resource apart and copies it into
+	// the batch, which sizes the attribute slice exactly: a processor that
+	// adds an attribute pays for growing it, as it does on real scrapes.
+	res := pcommon.NewResource()
+	attrs := res.Attributes()
 	if p.Host != "" {
 		attrs.PutStr(proc.AttrHostName, p.Host)
 	}
@@ -81,6 +85,7 @@ func AppendProcess(md pmetric.Metrics, p Process, ts pcommon.Timestamp) {
 	attrs.PutStr(proc.AttrExecutableName, p.Name)
 	attrs.PutStr(proc.AttrCommandLine, p.CommandLine)
 	attrs.PutStr(proc.AttrOwner, p.Owner)
+	res.CopyTo(rm.Resource())
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName("github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver/internal/scraper/processscraper")
 	ms := sm.Metrics()
