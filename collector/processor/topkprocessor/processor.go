@@ -175,8 +175,12 @@ func (p *topK) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Me
 		m++
 	}
 	entries := p.entries[:m]
-	for j := range entries {
-		readMetrics(rms.At(int(entries[j].res)), p.byMemory, &entries[j])
+	if p.byMemory {
+		for j := range entries {
+			readMetrics(rms.At(int(entries[j].res)), true, &entries[j])
+		}
+	} else {
+		readCPU(rms, entries)
 	}
 	for j := range entries {
 		e := &entries[j]
@@ -450,37 +454,44 @@ type entry struct {
 // proc.Host, proc.PID, proc.Str and proc.PriorityOf (a missing or invalid
 // priority counts as low), into e's name, pid and always, and returns the
 // host. ok is false for resources that are not processes (proc.IsProcess).
+//
+// The common shapes (non-empty strings, a non-zero int pid) are read inline:
+// this loop runs for every attribute of every resource, and a call in it
+// costs more than the read, as the loop's registers are saved and restored
+// around it. Other shapes go to str and pidOf.
 func (p *topK) readIdentity(res pcommon.Resource, e *entry) (host string, ok bool) {
 	*e = entry{always: p.alwaysKeep <= proc.Low}
 	for k, v := range res.Attributes().All() {
 		switch k {
 		case proc.AttrHostName:
-			host = str(v)
+			// Str is "" for other types.
+			if host = v.Str(); host == "" {
+				host = str(v)
+			}
 		case proc.AttrPID:
-			e.pid = pidOf(v)
+			// Int is 0 for other types.
+			if e.pid = v.Int(); e.pid == 0 {
+				e.pid = pidOf(v)
+			}
 			ok = true
 		case proc.AttrExecutableName:
-			e.name = str(v)
+			if e.name = v.Str(); e.name == "" {
+				e.name = str(v)
+			}
 			ok = true
 		case proc.AttrPriority:
-			e.always = p.isAlways(v)
+			// Str is "" for other types, which names no class.
+			e.always = p.alwaysKeep <= proc.Low || p.isAlways(v.Str())
 		}
 	}
 	return host, ok
 }
 
-// isAlways reports whether a phoenix.priority value is at or above
-// always_keep, as proc.PriorityOf(res) >= always_keep with Unknown counted as
-// low. The class names differ in length, so a non-matching value is told
-// apart without reading its bytes.
-func (p *topK) isAlways(v pcommon.Value) bool {
-	if p.alwaysKeep <= proc.Low {
-		return true
-	}
-	if v.Type() != pcommon.ValueTypeStr {
-		return false
-	}
-	s := v.Str()
+// isAlways reports whether a phoenix.priority value s names a class at or
+// above always_keep, as proc.PriorityOf(res) >= always_keep. The class names
+// differ in length, so a non-matching value is told apart without reading
+// its bytes.
+func (p *topK) isAlways(s string) bool {
 	for pr := p.alwaysKeep; pr <= proc.Critical; pr++ {
 		if s == pr.String() {
 			return true
@@ -566,6 +577,114 @@ scan:
 	}
 	if r.start == 0 {
 		r.start = proc.StartTime(rm)
+	}
+}
+
+// cpuGroup is how many resources readCPU follows at once.
+const cpuGroup = 8
+
+// cpuPoints is the most points readCPU follows for one resource: hostmetrics
+// writes one per CPU state, three on Linux.
+const cpuPoints = 4
+
+// readCPU reads the CPU time of the entries' resources into their value,
+// has, ts and start, as readMetrics does without byMemory. Reaching a
+// resource's points takes a chain of about ten dependent loads (resource,
+// scope slice, scope, metric slice, metric, sum, point slice, points, point
+// values), each likely a cache miss on a fresh batch. Followed one resource
+// at a time, the CPU overlaps the chains of at most a couple of resources;
+// here the chains of cpuGroup resources advance together, one link per loop,
+// so their misses overlap. Resources whose first metric is not a
+// process.cpu.time sum are read by readMetrics.
+func readCPU(rms pmetric.ResourceMetricsSlice, es []entry) {
+	for len(es) > 0 {
+		g := es[:min(cpuGroup, len(es))]
+		es = es[len(g):]
+		var (
+			ok  [cpuGroup]bool
+			ms  [cpuGroup]pmetric.MetricSlice
+			m   [cpuGroup]pmetric.Metric
+			dps [cpuGroup]pmetric.NumberDataPointSlice
+		)
+		for x := range g {
+			if sms := rms.At(int(g[x].res)).ScopeMetrics(); sms.Len() > 0 {
+				ms[x], ok[x] = sms.At(0).Metrics(), true
+			}
+		}
+		for x := range g {
+			if ok[x] {
+				if ms[x].Len() > 0 {
+					m[x] = ms[x].At(0)
+				} else {
+					ok[x] = false
+				}
+			}
+		}
+		for x := range g {
+			if ok[x] {
+				if m[x].Name() == proc.MetricCPUTime && m[x].Type() == pmetric.MetricTypeSum {
+					dps[x] = m[x].Sum().DataPoints()
+				} else {
+					ok[x] = false
+				}
+			}
+		}
+		// The points: first their addresses, then their timestamps, then
+		// their values, each a separate object.
+		var (
+			n  [cpuGroup]int
+			dp [cpuGroup][cpuPoints]pmetric.NumberDataPoint
+		)
+		for x := range g {
+			if ok[x] {
+				n[x] = dps[x].Len()
+				if n[x] > cpuPoints {
+					ok[x] = false
+					continue
+				}
+				for k := range n[x] {
+					dp[x][k] = dps[x].At(k)
+				}
+			}
+		}
+		// Sums and extremes are kept in locals: through r, each step
+		// would wait for the store of the previous one.
+		for x := range g {
+			r := &g[x]
+			if !ok[x] {
+				continue
+			}
+			start, ts := r.start, r.ts
+			for _, d := range dp[x][:n[x]] {
+				if s := d.StartTimestamp(); s != 0 && (start == 0 || s < start) {
+					start = s
+				}
+				ts = max(ts, d.Timestamp())
+			}
+			r.start, r.ts = start, ts
+		}
+		for x := range g {
+			r := &g[x]
+			if !ok[x] {
+				readMetrics(rms.At(int(r.res)), false, r)
+				continue
+			}
+			value := r.value
+			for _, d := range dp[x][:n[x]] {
+				// DoubleValue is 0 for int points, read by NumberValue: the
+				// call is kept off the common path.
+				v := d.DoubleValue()
+				if v == 0 {
+					v = proc.NumberValue(d)
+				}
+				value += v
+			}
+			r.value = value
+			r.has = r.has || n[x] > 0
+			if r.start == 0 {
+				r.start = proc.StartTime(rms.At(int(r.res)))
+			}
+		}
 	}
 }
 
