@@ -51,11 +51,12 @@ type prioritizer struct {
 	cursor     int
 }
 
-// classified is a key with its class. Its strings are owned by the
+// classified is a key with the name of its class, kept so that writing it
+// costs no call to proc.Priority.String. Its strings are owned by the
 // processor, never by a batch.
 type classified struct {
-	key memoKey
-	pr  proc.Priority
+	key  memoKey
+	name string
 }
 
 // newPrioritizer compiles cfg. It fails on the same configurations that
@@ -119,7 +120,7 @@ func (p *prioritizer) lookup(k memoKey) classified {
 			commandLine: strings.Clone(k.commandLine),
 			owner:       strings.Clone(k.owner),
 		},
-		pr: p.classify(k),
+		name: p.classify(k).String(),
 	}
 	p.memo[c.key] = c
 	return c
@@ -136,13 +137,13 @@ const maxHints = 1 << 16
 // then it leaves the cursor where it was, in case k is a new process. A
 // stale hint is never wrong: a key's class depends only on the key. The
 // caller holds mu.
-func (p *prioritizer) classifyAt(k memoKey) proc.Priority {
+func (p *prioritizer) classifyAt(k memoKey) string {
 	var c classified
 	switch j := p.cursor; {
-	case j < len(p.prev) && p.prev[j].key == k:
+	case j < len(p.prev) && p.prev[j].key.is(k):
 		c = p.prev[j]
 		p.cursor++
-	case j+1 < len(p.prev) && p.prev[j+1].key == k:
+	case j+1 < len(p.prev) && p.prev[j+1].key.is(k):
 		c = p.prev[j+1]
 		p.cursor += 2
 	default:
@@ -151,7 +152,13 @@ func (p *prioritizer) classifyAt(k memoKey) proc.Priority {
 	if len(p.next) < maxHints {
 		p.next = append(p.next, c)
 	}
-	return c.pr
+	return c.name
+}
+
+// is reports whether m equals k. Written out, the comparison is inlined,
+// where == on the struct calls a generated function.
+func (m *memoKey) is(k memoKey) bool {
+	return m.executable == k.executable && m.owner == k.owner && m.commandLine == k.commandLine
 }
 
 // processMetrics classifies every process resource of md in place.
@@ -170,6 +177,11 @@ func (p *prioritizer) processMetrics(_ context.Context, md pmetric.Metrics) (pme
 
 // processResource reads the process identity in one pass over the resource's
 // attributes and writes phoenix.priority.
+//
+// String values are read inline through Value.Str, which is "" for other
+// types, and only those through str: this loop runs for every attribute of
+// every resource, and a call in it costs more than the read, as the loop's
+// registers are saved and restored around it.
 func (p *prioritizer) processResource(res pcommon.Resource) {
 	attrs := res.Attributes()
 	var (
@@ -185,15 +197,21 @@ func (p *prioritizer) processResource(res pcommon.Resource) {
 		case proc.AttrExecutableName:
 			isProcess = true
 			if p.useExecutable {
-				k.executable = str(v)
+				if k.executable = v.Str(); k.executable == "" {
+					k.executable = str(v)
+				}
 			}
 		case proc.AttrCommandLine:
 			if p.useCommandLine {
-				k.commandLine = str(v)
+				if k.commandLine = v.Str(); k.commandLine == "" {
+					k.commandLine = str(v)
+				}
 			}
 		case proc.AttrOwner:
 			if p.useOwner {
-				k.owner = str(v)
+				if k.owner = v.Str(); k.owner == "" {
+					k.owner = str(v)
+				}
 			}
 		case proc.AttrPriority:
 			existing, has = v, true
@@ -202,7 +220,7 @@ func (p *prioritizer) processResource(res pcommon.Resource) {
 	if !isProcess || (has && !p.overwrite) {
 		return
 	}
-	name := p.classifyAt(k).String()
+	name := p.classifyAt(k)
 	if has {
 		if existing.Type() != pcommon.ValueTypeStr || existing.Str() != name {
 			existing.SetStr(name)
