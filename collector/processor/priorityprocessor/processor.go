@@ -179,9 +179,9 @@ func (p *prioritizer) processMetrics(_ context.Context, md pmetric.Metrics) (pme
 // attributes and writes phoenix.priority.
 //
 // String values are read inline through Value.Str, which is "" for other
-// types, and only those through str: this loop runs for every attribute of
-// every resource, and a call in it costs more than the read, as the loop's
-// registers are saved and restored around it.
+// types, and only those through proc.StrValue: this loop runs for every
+// attribute of every resource, and a call in it costs more than the read, as
+// the loop's registers are saved and restored around it.
 func (p *prioritizer) processResource(res pcommon.Resource) {
 	attrs := res.Attributes()
 	var (
@@ -198,19 +198,19 @@ func (p *prioritizer) processResource(res pcommon.Resource) {
 			isProcess = true
 			if p.useExecutable {
 				if k.executable = v.Str(); k.executable == "" {
-					k.executable = str(v)
+					k.executable = proc.StrValue(v)
 				}
 			}
 		case proc.AttrCommandLine:
 			if p.useCommandLine {
 				if k.commandLine = v.Str(); k.commandLine == "" {
-					k.commandLine = str(v)
+					k.commandLine = proc.StrValue(v)
 				}
 			}
 		case proc.AttrOwner:
 			if p.useOwner {
 				if k.owner = v.Str(); k.owner == "" {
-					k.owner = str(v)
+					k.owner = proc.StrValue(v)
 				}
 			}
 		case proc.AttrPriority:
@@ -231,13 +231,4 @@ func (p *prioritizer) processResource(res pcommon.Resource) {
 	// double it.
 	attrs.EnsureCapacity(attrs.Len() + 1)
 	attrs.PutStr(proc.AttrPriority, name)
-}
-
-// str renders an attribute as a string the way proc.Str does: strings as
-// they are, other types (an int owner, say) through Value.AsString.
-func str(v pcommon.Value) string {
-	if v.Type() == pcommon.ValueTypeStr {
-		return v.Str()
-	}
-	return v.AsString()
 }

@@ -458,7 +458,7 @@ type entry struct {
 // The common shapes (non-empty strings, a non-zero int pid) are read inline:
 // this loop runs for every attribute of every resource, and a call in it
 // costs more than the read, as the loop's registers are saved and restored
-// around it. Other shapes go to str and pidOf.
+// around it. Other shapes go to proc.StrValue and proc.PIDValue.
 func (p *topK) readIdentity(res pcommon.Resource, e *entry) (host string, ok bool) {
 	*e = entry{always: p.alwaysKeep <= proc.Low}
 	for k, v := range res.Attributes().All() {
@@ -466,17 +466,17 @@ func (p *topK) readIdentity(res pcommon.Resource, e *entry) (host string, ok boo
 		case proc.AttrHostName:
 			// Str is "" for other types.
 			if host = v.Str(); host == "" {
-				host = str(v)
+				host = proc.StrValue(v)
 			}
 		case proc.AttrPID:
-			// Int is 0 for other types.
+			// Int is 0 for other types; an unusable pid reads as 0.
 			if e.pid = v.Int(); e.pid == 0 {
-				e.pid = pidOf(v)
+				e.pid, _ = proc.PIDValue(v)
 			}
 			ok = true
 		case proc.AttrExecutableName:
 			if e.name = v.Str(); e.name == "" {
-				e.name = str(v)
+				e.name = proc.StrValue(v)
 			}
 			ok = true
 		case proc.AttrPriority:
@@ -498,30 +498,6 @@ func (p *topK) isAlways(s string) bool {
 		}
 	}
 	return false
-}
-
-// str renders an attribute as proc.Str does.
-func str(v pcommon.Value) string {
-	if v.Type() == pcommon.ValueTypeStr {
-		return v.Str()
-	}
-	return v.AsString()
-}
-
-// pidOf converts a pid attribute as proc.PID does; unusable values are 0.
-func pidOf(v pcommon.Value) int64 {
-	switch v.Type() {
-	case pcommon.ValueTypeInt:
-		return v.Int()
-	case pcommon.ValueTypeStr, pcommon.ValueTypeDouble:
-		// Rare shapes: defer to the shared reader on a scratch resource.
-		res := pcommon.NewResource()
-		v.CopyTo(res.Attributes().PutEmpty(proc.AttrPID))
-		pid, _ := proc.PID(res)
-		return pid
-	default:
-		return 0
-	}
 }
 
 // readMetrics reads the ranking metric of a resource into e's value, has,
